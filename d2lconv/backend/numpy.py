@@ -52,8 +52,11 @@ def _math_ops(xp: Any) -> dict[str, Callable[..., Any]]:
     def repeat(x, repeats, axis=None):
         return xp.repeat(x, repeats, axis=axis)
 
-    def flip(x, axis=None):
-        return xp.flip(x, axis)
+    def flip(x, axis=None):  # by slicing: autograd has no gradient rule for np.flip
+        ndim = xp.ndim(x)
+        axes = range(ndim) if axis is None else [axis] if isinstance(axis, int) else axis
+        axes = {a % ndim for a in axes}
+        return x[tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(ndim))]
 
     def sigmoid(x):
         return 0.5 * (xp.tanh(0.5 * x) + 1)
@@ -131,7 +134,7 @@ def normal(shape, mean=0.0, std=1.0):
 
 def is_tensor(x: Any) -> bool:
     """Whether ``x`` is an array of this backend (an autograd box counts inside a trace)."""
-    if isinstance(x, np.ndarray):
+    if isinstance(x, (np.ndarray, np.generic)):  # numpy reductions return numpy scalars
         return True
     from autograd.numpy.numpy_boxes import ArrayBox
     return isinstance(x, ArrayBox)

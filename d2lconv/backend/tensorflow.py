@@ -12,7 +12,12 @@ import tensorflow as tf  # noqa: E402
 
 from . import _common  # noqa: E402
 from ._common import (  # noqa: E402, F401
-    arange_dtype, as_shape, host_array, normalize_axes, seed, swapped_axes,
+    arange_dtype,
+    as_shape,
+    host_array,
+    normalize_axes,
+    seed,
+    swapped_axes,
 )
 
 NAME = "tensorflow"

@@ -1,0 +1,85 @@
+"""The ``d2lconv`` command: ``info``, ``run`` a chapter, run the ``matrix`` of chapters x backends."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .backend import (
+    BACKENDS,
+    ENV_VAR,
+    FRAMEWORKS,
+    available_backends,
+    canonical_name,
+    framework_version,
+    install_hint,
+)
+
+
+def _info(args: argparse.Namespace) -> int:
+    installed = set(available_backends())
+    raw = os.environ.get(ENV_VAR, "")
+    try:
+        selected = canonical_name(raw) if raw.strip() else "numpy"
+        problem = None
+    except ValueError as exc:
+        selected, problem = None, str(exc)
+    rows = [{
+        "backend": name,
+        "framework": FRAMEWORKS[name][0],
+        "installed": name in installed,
+        "version": framework_version(name) if name in installed else None,
+        "selected": name == selected,
+        "install": install_hint(name),
+    } for name in BACKENDS]
+    if args.json:
+        print(json.dumps({"d2lconv": __version__, "env": {ENV_VAR: raw}, "selected": selected,
+                          "backends": rows}, indent=2))
+    else:
+        print(f"d2lconv {__version__}   {ENV_VAR}={raw!r} -> selected backend: {selected or '(invalid)'}")
+        print(f"{'backend':<12}{'installed':<11}{'version':<14}{'selected':<10}install with")
+        for r in rows:
+            print(f"{r['backend']:<12}{'yes' if r['installed'] else 'no':<11}{r['version'] or '-':<14}"
+                  f"{'*' if r['selected'] else '':<10}{r['install']}")
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="d2lconv",
+        description="Run d2l's 'Convolutions for Images' on numpy, torch, tensorflow or mxnet, "
+                    "from one source.")
+    parser.add_argument("--version", action="version", version=f"d2lconv {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    info = sub.add_parser("info", help="backends known, installed, their versions, the one selected",
+                          description="Show every backend d2lconv knows, whether its framework is "
+                                      "installed (found without importing it), its version, which "
+                                      f"one {ENV_VAR} selects, and the command that installs it.")
+    info.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    info.set_defaults(func=_info)
+
+    from . import runner_cli  # the chapter runner's subcommands live beside their implementation
+    runner_cli.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

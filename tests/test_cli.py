@@ -1,0 +1,35 @@
+"""The `d2lconv` command line: info and help."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from d2lconv.backend import BACKENDS
+from d2lconv.cli import main
+
+
+def test_info_json(capsys, monkeypatch):
+    monkeypatch.setenv("D2LCONV_BACKEND", "PyTorch")
+    assert main(["info", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["selected"] == "torch"
+    assert [r["backend"] for r in data["backends"]] == list(BACKENDS)
+    numpy_row = data["backends"][0]
+    assert numpy_row["installed"] and numpy_row["version"]
+    assert all(r["install"].startswith("pip install") for r in data["backends"])
+
+
+def test_info_table_and_bad_env(capsys, monkeypatch):
+    monkeypatch.setenv("D2LCONV_BACKEND", "caffe")
+    assert main(["info"]) == 2
+    captured = capsys.readouterr()
+    assert "backend" in captured.out and "install with" in captured.out
+    assert "'caffe'" in captured.err and "valid names" in captured.err
+
+
+def test_console_script_help():
+    out = subprocess.run([sys.executable, "-m", "d2lconv.cli", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    assert "info" in out.stdout

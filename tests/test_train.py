@@ -1,0 +1,85 @@
+"""learn_kernel: the book's numbers on every backend, and every backend agreeing."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import d2lconv as d2l
+from d2lconv.backend import use_backend
+
+from .test_conv import edge_image
+
+
+def _edge_pair():
+    X = d2l.tensor(edge_image())
+    return X, d2l.corr2d(X, d2l.tensor([[1.0, -1.0]]))
+
+
+def test_learns_the_edge_kernel(backend):
+    X, Y = _edge_pair()
+    kernel, losses = d2l.learn_kernel(X, Y, (1, 2))
+    assert backend.is_tensor(kernel) and d2l.shape(kernel) == (1, 2)
+    assert len(losses) == 10 and all(isinstance(v, float) for v in losses)
+    np.testing.assert_allclose(d2l.numpy(kernel), [[1.0, -1.0]], atol=0.12)
+    assert losses[-1] * 50 <= losses[0], losses
+    assert all(b < a for a, b in zip(losses, losses[1:])), losses
+
+
+def test_convolution_layer_learns_the_flipped_kernel(backend):
+    X, Y = _edge_pair()
+    kernel, _ = d2l.learn_kernel(X, Y, (1, 2), epochs=40, mode="convolve")
+    np.testing.assert_allclose(d2l.numpy(kernel), [[-1.0, 1.0]], atol=1e-3)
+    np.testing.assert_allclose(d2l.numpy(d2l.convolve2d(X, kernel)), d2l.numpy(Y), atol=1e-3)
+
+
+def test_integer_target_is_accepted(backend):
+    X = d2l.tensor(edge_image().astype(np.int64))
+    Y = d2l.astype(d2l.corr2d(X, d2l.tensor([[1, -1]])), d2l.int64)
+    kernel, _ = d2l.learn_kernel(X, Y, (1, 2))
+    np.testing.assert_allclose(d2l.numpy(kernel), [[1.0, -1.0]], atol=0.12)
+
+
+def test_all_backends_agree(loaded_backends):
+    if len(loaded_backends) < 2:
+        pytest.skip("the agreement test needs at least two backends in one environment")
+    results = {}
+    for name in loaded_backends:
+        with use_backend(name):
+            X, Y = _edge_pair()
+            kernel, losses = d2l.learn_kernel(X, Y, (1, 2), seed=0)
+            results[name] = (d2l.numpy(kernel), np.array(losses))
+    ref_kernel, ref_losses = results["numpy"] if "numpy" in results else next(iter(results.values()))
+    for name, (kernel, losses) in results.items():
+        np.testing.assert_allclose(losses, ref_losses, rtol=1e-4, err_msg=f"{name} losses differ")
+        np.testing.assert_allclose(kernel, ref_kernel, rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("kernel_size, y_shape", [((1, 2), (6, 8)), ((2, 2), (6, 7)), ((7, 2), (0, 7))])
+def test_shapes_that_cannot_match(backend, kernel_size, y_shape):
+    X = d2l.tensor(edge_image())
+    Y = d2l.ones((6, 7)) if 0 in y_shape else d2l.ones(y_shape)
+    with pytest.raises(ValueError, match=r"learn_kernel: a \d+x\d+ kernel on X of shape \(6, 8\) gives"):
+        d2l.learn_kernel(X, Y, kernel_size)
+
+
+@pytest.mark.parametrize("lr", [0, -0.1, math.nan, math.inf, "0.1", None])
+def test_bad_lr(backend, lr):
+    X, Y = _edge_pair()
+    with pytest.raises(ValueError, match="lr must be a positive finite number"):
+        d2l.learn_kernel(X, Y, (1, 2), lr=lr)
+
+
+@pytest.mark.parametrize("epochs", [0, -3, 2.5, True])
+def test_bad_epochs(backend, epochs):
+    X, Y = _edge_pair()
+    with pytest.raises(ValueError, match="epochs must be a positive int"):
+        d2l.learn_kernel(X, Y, (1, 2), epochs=epochs)
+
+
+def test_divergence_is_reported(backend):
+    X, Y = _edge_pair()
+    with pytest.raises(FloatingPointError, match=r"learn_kernel diverged: .* try a smaller lr"):
+        d2l.learn_kernel(X, Y, (1, 2), lr=1e3, epochs=200)

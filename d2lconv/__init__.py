@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import kernels
+from . import kernels, plot
 from .backend import (
     available_backends,
     get_backend,
@@ -19,6 +19,7 @@ from .backend import (
 )
 from .conv import Conv2D, convolve2d, corr2d, corr2d_loop, corr2d_matrix
 from .receptive import receptive_field
+from .results import record
 from .train import learn_kernel
 
 __version__ = "0.1.0"
@@ -50,5 +51,6 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Conv2D", "available_backends", "convolve2d", "corr2d", "corr2d_loop", "corr2d_matrix",
-    "get_backend", "kernels", "learn_kernel", "receptive_field", "set_backend", "use_backend",
+    "get_backend", "kernels", "learn_kernel", "plot", "receptive_field", "record", "set_backend",
+    "use_backend",
 ]

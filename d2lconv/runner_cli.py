@@ -1,5 +1,113 @@
-"""Placeholder replaced by the chapter runner."""
+"""The ``run`` and ``matrix`` subcommands of ``d2lconv``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .backend import BACKENDS, ENV_VAR, available_backends, canonical_name
 
 
-def add_commands(sub):
-    return None
+def _backend_list(text: str) -> list[str]:
+    try:
+        names = [canonical_name(n) for n in text.split(",") if n.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one backend name")
+    return list(dict.fromkeys(names))
+
+
+def _backend_name(text: str) -> str:
+    try:
+        return canonical_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .chapters import ChapterError, run_chapter
+
+    backend = args.backend or os.environ.get(ENV_VAR, "").strip() or "numpy"
+    try:
+        backend = canonical_name(backend)
+        result = run_chapter(args.chapter, backend, Path(args.build_dir), timeout=args.timeout,
+                             chapters_dir=args.chapters_dir)
+    except (ChapterError, ValueError) as exc:
+        print(f"d2lconv run: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.to_json()))
+    elif result.status == "ok":
+        print(f"{result.chapter} on {backend}: ok in {result.seconds:.1f}s\n  notebook: {result.notebook}"
+              f"\n  html:     {result.html}")
+    else:
+        print(f"d2lconv run: {result.error}", file=sys.stderr)
+        if result.notebook:
+            print(f"  the executed notebook, up to the error: {result.notebook}", file=sys.stderr)
+    return 0 if result.status == "ok" else 1
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    from .chapters import ChapterError, check_build_dir, list_chapters, resolve_chapter
+    from .matrix import Matrix, format_table
+
+    try:
+        chapters = ([resolve_chapter(c, args.chapters_dir) for c in args.chapters] if args.chapters
+                    else list_chapters(args.chapters_dir))
+        if not chapters:
+            raise ChapterError("no chapters found; give a chapter path or --chapters-dir")
+        check_build_dir(Path(args.build_dir))
+    except ChapterError as exc:
+        print(f"d2lconv matrix: error: {exc}", file=sys.stderr)
+        return 2
+    backends = args.backends or available_backends()
+    matrix = Matrix(chapters, backends, Path(args.build_dir), jobs=args.jobs, timeout=args.timeout,
+                    progress=not args.no_progress)
+    try:
+        report = matrix.run()
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the runs that finished are in {matrix.summary_path}", file=sys.stderr)
+        return 130
+    print(format_table(report, backends))
+    print(f"summary: {matrix.summary_path}")
+    return 0 if report.ok else 1
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--build-dir", default="build", metavar="DIR",
+                        help="where executed notebooks, HTML pages and results go (default: build)")
+    common.add_argument("--chapters-dir", type=Path, default=None, metavar="DIR",
+                        help="where short chapter names are looked up (default: ./chapters)")
+    common.add_argument("--timeout", type=int, default=900, metavar="SECONDS",
+                        help="the longest one cell may run (default: 900)")
+
+    run = sub.add_parser(
+        "run", parents=[common], help="execute one chapter on one backend in a Jupyter kernel",
+        description="Execute CHAPTER in a fresh Jupyter kernel on one backend and write "
+                    "BUILD/BACKEND/CHAPTER.ipynb and .html (with figures) and .results.json. "
+                    "The chapter itself is never modified. A failing cell stops the run with the "
+                    "chapter, cell, backend and error, exit code 1, and CHAPTER.failed.* outputs.")
+    run.add_argument("chapter", metavar="CHAPTER", help="a path, or a chapter's (short) name")
+    run.add_argument("--backend", "-b", type=_backend_name, default=None,
+                     help=f"one of {', '.join(BACKENDS)} (default: ${ENV_VAR}, else numpy)")
+    run.add_argument("--json", action="store_true", help="print the run's result as one JSON line")
+    run.set_defaults(func=_run)
+
+    matrix = sub.add_parser(
+        "matrix", parents=[common], help="run chapters on every installed backend and compare them",
+        description="Run each CHAPTER (default: all) on each backend (default: every installed one), "
+                    "each in its own process, -j at a time, with a progress bar. Ends with a table "
+                    "backend x chapter (status, time, agreement) and writes BUILD/matrix.json. "
+                    "One failure does not stop the others. The backends must agree on the numbers "
+                    "each chapter records (d2l.record) within float32 tolerance.")
+    matrix.add_argument("chapters", nargs="*", metavar="CHAPTER")
+    matrix.add_argument("--backends", type=_backend_list, default=None, metavar="B1,B2",
+                        help="comma-separated backends (default: every installed one)")
+    matrix.add_argument("-j", "--jobs", type=int, default=2, help="runs at once (default: 2)")
+    matrix.add_argument("--no-progress", action="store_true", help="no progress bar")
+    matrix.set_defaults(func=_matrix)

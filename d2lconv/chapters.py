@@ -1,0 +1,195 @@
+"""Running chapter notebooks in a real Jupyter kernel, one backend at a time.
+
+A run reads the chapter (jupytext markdown), executes it with nbclient in a fresh kernel whose
+``D2LCONV_BACKEND`` names the backend, and writes ``<build>/<backend>/<chapter>.ipynb``, ``.html``
+and ``.results.json``. Nothing is written into the chapter's folder; every file is written to a
+temporary name and renamed into place, and a failed run writes ``<chapter>.failed.*`` and
+leaves the last good outputs alone.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .atomic import write_json_atomic, write_text_atomic
+from .backend import canonical_name, load
+from .results import RESULTS_ENV
+
+CHAPTER_SUFFIXES = (".md", ".ipynb", ".py")
+
+
+class ChapterError(Exception):
+    """A chapter could not be found or run; the message says which and why."""
+
+
+@dataclass
+class RunResult:
+    """What one chapter run on one backend did."""
+
+    chapter: str
+    backend: str
+    status: str  # "ok", "failed" or "error" (could not start)
+    seconds: float
+    notebook: str | None = None
+    html: str | None = None
+    results: str | None = None
+    error: str | None = None
+    cell: int | None = None
+    recorded: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("recorded")
+        return data
+
+
+def default_chapters_dir() -> Path:
+    """``$D2LCONV_CHAPTERS``, else ``./chapters``, else the chapters folder of this checkout."""
+    env = os.environ.get("D2LCONV_CHAPTERS")
+    if env:
+        return Path(env)
+    here = Path.cwd() / "chapters"
+    return here if here.is_dir() else Path(__file__).resolve().parent.parent / "chapters"
+
+
+def list_chapters(chapters_dir: Path | None = None) -> list[Path]:
+    folder = chapters_dir or default_chapters_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix in CHAPTER_SUFFIXES and not p.name.startswith("."))
+
+
+def resolve_chapter(name: str, chapters_dir: Path | None = None) -> Path:
+    """A chapter by path, by file name, or by a unique prefix of its name (``convolutions``)."""
+    path = Path(name)
+    if path.is_file():
+        return path.resolve()
+    folder = chapters_dir or default_chapters_dir()
+    known = list_chapters(folder)
+    exact = [p for p in known if name in (p.name, p.stem)]
+    matches = exact or [p for p in known if p.stem.startswith(name)]
+    if len(matches) == 1:
+        return matches[0].resolve()
+    names = ", ".join(p.stem for p in known) or "(none)"
+    if len(matches) > 1:
+        raise ChapterError(f"chapter {name!r} is ambiguous: it matches "
+                           f"{', '.join(p.stem for p in matches)}")
+    raise ChapterError(f"no chapter {name!r}: not a file, and not one of the chapters in {folder}: {names}")
+
+
+def read_notebook(path: Path):
+    """The chapter as an nbformat notebook (jupytext reads markdown and percent scripts)."""
+    import jupytext
+
+    return jupytext.read(path)
+
+
+def _error_text(exc: BaseException) -> str:
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = getattr(exc, "evalue", str(exc))
+    return f"{ename}: {evalue}".strip()
+
+
+def check_build_dir(build_dir: Path) -> None:
+    """Fail early, with the path, if outputs cannot be written there."""
+    try:
+        build_dir.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=build_dir, prefix=".write-test-", delete=True)
+        probe.close()
+    except OSError as exc:
+        raise ChapterError(f"cannot write to the build directory {str(build_dir)!r} "
+                           f"({exc.strerror or exc}); choose another with --build-dir") from exc
+
+
+def _refuse_source_dir(build_dir: Path, chapter: Path) -> None:
+    if build_dir.resolve() == chapter.parent.resolve():
+        raise ChapterError(f"the build directory {str(build_dir)!r} is the chapters folder; outputs "
+                           f"never go next to the sources, choose another with --build-dir")
+
+
+def run_chapter(chapter: str | Path, backend: str, build_dir: Path | str = "build",
+                timeout: int = 900, chapters_dir: Path | None = None) -> RunResult:
+    """Execute one chapter on one backend in a fresh kernel and write its outputs atomically."""
+    import json
+
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    backend = canonical_name(backend)
+    path = resolve_chapter(str(chapter), chapters_dir)
+    out_dir = Path(build_dir) / backend
+    _refuse_source_dir(out_dir, path)
+    check_build_dir(out_dir)
+    stem = path.stem
+    started = time.perf_counter()
+    try:
+        load(backend)
+    except ImportError as exc:
+        return RunResult(stem, backend, "error", 0.0, error=f"{exc}")
+
+    nb = read_notebook(path)
+    if not any(c.cell_type == "code" for c in nb.cells):
+        raise ChapterError(f"chapter {str(path)!r} has no code cells: is it a jupytext notebook "
+                           f"(MyST markdown with a jupytext header, or .ipynb)?")
+    failed_cell: dict[str, int] = {}
+    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+
+    def on_cell_error(cell, cell_index, execute_reply):
+        failed_cell.setdefault("index", cell_index)
+
+    fd, results_tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{stem}.results.", suffix=".tmp")
+    os.close(fd)
+    Path(results_tmp).unlink()
+    env = {**os.environ, "D2LCONV_BACKEND": backend, RESULTS_ENV: results_tmp}
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False,
+                            resources={"metadata": {"path": str(path.parent)}},
+                            on_cell_error=on_cell_error)
+    error = None
+    try:
+        client.execute(env=env)
+    except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
+        error = exc
+    seconds = time.perf_counter() - started
+    recorded = {}
+    if Path(results_tmp).exists():
+        recorded = json.loads(Path(results_tmp).read_text())
+        Path(results_tmp).unlink()
+
+    if error is None:
+        names = {"notebook": out_dir / f"{stem}.ipynb", "html": out_dir / f"{stem}.html",
+                 "results": out_dir / f"{stem}.results.json"}
+    else:
+        names = {"notebook": out_dir / f"{stem}.failed.ipynb", "html": out_dir / f"{stem}.failed.html",
+                 "results": out_dir / f"{stem}.failed.results.json"}
+    write_text_atomic(names["notebook"], nbformat.writes(nb))
+    write_text_atomic(names["html"], to_html(nb))
+    write_json_atomic(names["results"], recorded)
+    result = RunResult(stem, backend, "ok" if error is None else "failed", round(seconds, 2),
+                       notebook=str(names["notebook"]), html=str(names["html"]),
+                       results=str(names["results"]), recorded=recorded)
+    if error is not None:
+        index = failed_cell.get("index")
+        result.cell = code_cells.index(index) + 1 if index in code_cells else None
+        where = f"code cell {result.cell}" if result.cell else "a cell"
+        result.error = (f"chapter {stem!r} failed on backend {backend!r} at {where}: "
+                        f"{_error_text(error).splitlines()[-1] if _error_text(error) else error}")
+    else:
+        for stale in (out_dir / f"{stem}.failed.ipynb", out_dir / f"{stem}.failed.html",
+                      out_dir / f"{stem}.failed.results.json"):
+            stale.unlink(missing_ok=True)
+    return result
+
+
+def to_html(nb) -> str:
+    """The executed notebook as one self-contained HTML page (figures embedded)."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    return body
+

@@ -1,0 +1,148 @@
+"""The chapter runs, through the runner in a real Jupyter kernel, on every backend, and agrees."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from d2lconv.chapters import ChapterError, resolve_chapter, run_chapter
+from d2lconv.cli import main
+from d2lconv.matrix import Matrix, compare, format_table
+
+from .conftest import TEST_BACKENDS, load_or_skip
+
+pytestmark = pytest.mark.chapter
+CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
+CHAPTER = CHAPTERS / "convolutions-for-images.md"
+
+
+def tree_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        digest.update(str(path.relative_to(folder)).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="session")
+def matrix_run(tmp_path_factory):
+    """One matrix run of the chapter on every backend this environment tests."""
+    for name in TEST_BACKENDS:
+        load_or_skip(name)
+    build = tmp_path_factory.mktemp("build")
+    before = tree_digest(CHAPTERS)
+    matrix = Matrix([CHAPTER], TEST_BACKENDS, build, jobs=2, progress=False)
+    report = matrix.run()
+    return report, build, before, matrix
+
+
+@pytest.mark.parametrize("name", TEST_BACKENDS)
+def test_chapter_runs_on_backend(matrix_run, name):
+    report, build, _, _ = matrix_run
+    run = next(r for r in report.runs if r["backend"] == name)
+    assert run["status"] == "ok", run.get("error")
+    html = Path(run["html"]).read_text()
+    assert html.count("data:image/png") >= 7, "the HTML page should embed the chapter's figures"
+    notebook = json.loads(Path(run["notebook"]).read_text())
+    outputs = [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    text = "".join("".join(o.get("text", "")) for o in outputs)
+    assert f"running on the {name!r} backend" in text
+    assert "epoch 10, loss" in text and "same outputs: True" in text
+    recorded = json.loads(Path(run["results"]).read_text())
+    assert recorded["book example"]["values"] == [19.0, 25.0, 37.0, 43.0]
+    assert Path(run["notebook"]).parent == build / name
+
+
+def test_backends_agree_and_sources_untouched(matrix_run):
+    report, build, before, matrix = matrix_run
+    assert report.ok, format_table(report, TEST_BACKENDS)
+    assert not report.disagreements
+    summary = json.loads(matrix.summary_path.read_text())
+    assert summary["ok"] and len(summary["runs"]) == len(TEST_BACKENDS)
+    assert tree_digest(CHAPTERS) == before, "running chapters must never modify chapters/"
+
+
+def test_compare_finds_disagreements():
+    ref = {"a": {"shape": [2], "values": [1.0, 2.0]}, "b": {"shape": [1], "values": [3.0]}}
+    assert compare(ref, ref) == []
+    other = {"a": {"shape": [2], "values": [1.0, 2.01]}, "c": {"shape": [1], "values": [0.0]}}
+    problems = dict(compare(ref, other))
+    assert "1 of 2 values differ" in problems["a"]
+    assert problems["b"] == problems["c"] == "recorded on one backend only"
+    assert "shape" in dict(compare(ref, {**ref, "a": {"shape": [1, 2], "values": [1.0, 2.0]}}))["a"]
+
+
+def failing_chapter(folder: Path) -> Path:
+    path = folder / "broken.md"
+    path.write_text("---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
+                    "kernelspec:\n  name: python3\n  display_name: Python 3\n---\n\n# Broken\n\n"
+                    "```{code-cell} ipython3\nimport d2lconv as d2l\nd2l.record('x', [1.0])\n```\n\n"
+                    "```{code-cell} ipython3\nd2l.corr2d(d2l.ones((2, 2)), d2l.ones((3, 3)))\n```\n")
+    return path
+
+
+def test_failing_cell_names_chapter_cell_and_backend(tmp_path, capsys):
+    chapter = failing_chapter(tmp_path)
+    good = tmp_path / "build" / "numpy" / "broken.ipynb"
+    good.parent.mkdir(parents=True)
+    good.write_text("last good run")
+    result = run_chapter(chapter, "numpy", tmp_path / "build")
+    assert result.status == "failed" and result.cell == 2
+    assert "chapter 'broken' failed on backend 'numpy' at code cell 2" in result.error
+    assert "larger than the image" in result.error
+    assert good.read_text() == "last good run", "a failed run must not replace the last good output"
+    assert Path(result.notebook).name == "broken.failed.ipynb"
+    code = main(["run", str(chapter), "--backend", "numpy", "--build-dir", str(tmp_path / "build")])
+    assert code == 1
+    assert "code cell 2" in capsys.readouterr().err
+
+
+def test_matrix_keeps_other_results_when_one_fails(tmp_path):
+    chapter = failing_chapter(tmp_path)
+    good = tmp_path / "fine.md"
+    good.write_text(chapter.read_text().split("```{code-cell} ipython3\nd2l.corr2d")[0])
+    matrix = Matrix([chapter, good], ["numpy"], tmp_path / "out", jobs=2, progress=False)
+    report = matrix.run()
+    assert not report.ok
+    by_chapter = {r["chapter"]: r for r in report.runs}
+    assert by_chapter["broken"]["status"] == "failed" and by_chapter["fine"]["status"] == "ok"
+    summary = json.loads(matrix.summary_path.read_text())
+    assert {r["chapter"] for r in summary["runs"]} == {"broken", "fine"}
+    assert json.loads(Path(by_chapter["fine"]["results"]).read_text())["x"]["values"] == [1.0]
+    assert "code cell 2" in format_table(report, ["numpy"])
+
+
+def test_chapter_without_code_cells_is_an_error(tmp_path):
+    empty = tmp_path / "prose.md"
+    empty.write_text("# Only prose\n\nNo code here.\n")
+    with pytest.raises(ChapterError, match="has no code cells"):
+        run_chapter(empty, "numpy", tmp_path / "build")
+
+
+def test_unknown_chapter(capsys):
+    with pytest.raises(ChapterError, match=r"no chapter 'nope'.*convolutions-for-images"):
+        resolve_chapter("nope", CHAPTERS)
+    assert resolve_chapter("convolutions", CHAPTERS) == CHAPTER
+    assert main(["run", "nope", "--chapters-dir", str(CHAPTERS)]) == 2
+    assert "no chapter 'nope'" in capsys.readouterr().err
+
+
+def test_unwritable_build_dir(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code = main(["run", str(CHAPTER), "--build-dir", str(blocker / "build")])
+    assert code == 2
+    assert "cannot write to the build directory" in capsys.readouterr().err
+
+
+def test_build_dir_may_not_be_the_chapters_folder(tmp_path, capsys):
+    source = tmp_path / "numpy"
+    source.mkdir()
+    chapter = failing_chapter(source)
+    assert main(["run", str(chapter), "--backend", "numpy", "--build-dir", str(tmp_path)]) == 2
+    assert "never go next to the sources" in capsys.readouterr().err

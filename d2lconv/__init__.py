@@ -12,8 +12,11 @@ from typing import Any
 from . import kernels, plot
 from .backend import (
     available_backends,
+    bind_default,
+    contexts_open,
     get_backend,
     ops,
+    register_binder,
     set_backend,
     use_backend,
 )
@@ -35,12 +38,29 @@ OP_NAMES: frozenset[str] = frozenset({
     "float32", "float64", "int32", "int64",
     # primitives
     "from_numpy", "is_tensor", "shape", "is_floating", "dtype_name", "value_and_grad", "compile",
-    "seed", "Tensor",
+    "seed", "Tensor", "native_corr2d", "block_until_ready",
 })
 
 
+def _bind(namespace: Any) -> None:
+    """Bind (or with ``None`` remove) the backend's ops as attributes of this module."""
+    module_globals = globals()
+    if namespace is None:
+        for name in OP_NAMES:
+            module_globals.pop(name, None)
+    else:
+        module_globals.update({name: getattr(namespace, name) for name in OP_NAMES})
+
+
+register_binder(_bind)
+
+
 def __getattr__(name: str) -> Any:
+    # Reached only while the ops are not bound: before first use, or while a use_backend block
+    # is open somewhere. Then resolve per access, against this context's backend.
     if name in OP_NAMES:
+        if contexts_open() == 0:
+            return getattr(bind_default(), name)
         return getattr(ops(), name)
     raise AttributeError(f"module 'd2lconv' has no attribute {name!r}")
 

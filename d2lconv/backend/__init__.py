@@ -19,7 +19,7 @@ import importlib.metadata
 import importlib.util
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -131,30 +131,72 @@ def get_backend() -> str:
     return ops().NAME
 
 
+# Fast path for d2lconv.<op>: while no use_backend/tracing block is open in any thread, the
+# default backend's functions are bound as plain attributes of the d2lconv module (no lookup
+# per call). Opening a block anywhere removes them, so every access goes through the
+# context-aware module __getattr__ until the last block closes.
+_BINDERS: list[Callable[[Any], None]] = []
+_OPEN_CONTEXTS = 0
+
+
+def register_binder(binder: Callable[[Any], None]) -> None:
+    """``binder(namespace)`` binds a namespace's ops somewhere; ``binder(None)`` removes them."""
+    _BINDERS.append(binder)
+
+
+def contexts_open() -> int:
+    """How many use_backend/tracing blocks are open, in all threads."""
+    return _OPEN_CONTEXTS
+
+
+def bind_default() -> Any:
+    """Bind the default namespace through every binder if no block is open; return it."""
+    namespace = _default_namespace()
+    with _LOAD_LOCK:
+        if _OPEN_CONTEXTS == 0:
+            for binder in _BINDERS:
+                binder(namespace)
+    return namespace
+
+
 def set_backend(name: str) -> None:
     """Set the process-wide default backend (``use_backend`` blocks still take precedence)."""
     global _DEFAULT
-    _DEFAULT = load(name)
+    namespace = load(name)
+    with _LOAD_LOCK:
+        _DEFAULT = namespace
+        if _OPEN_CONTEXTS == 0:
+            for binder in _BINDERS:
+                binder(namespace)
 
 
 @contextlib.contextmanager
-def use_backend(name: str) -> Iterator[ModuleType]:
-    """Run a block on backend ``name`` in this context only; on exit restore exactly what was there."""
-    token = _CONTEXT.set(load(name))
-    try:
-        yield _CONTEXT.get()
-    finally:
-        _CONTEXT.reset(token)
-
-
-@contextlib.contextmanager
-def tracing(namespace: Any) -> Iterator[None]:
-    """For backends whose autodiff needs other op implementations while a gradient is traced."""
+def _scoped(namespace: Any) -> Iterator[Any]:
+    global _OPEN_CONTEXTS
+    with _LOAD_LOCK:
+        _OPEN_CONTEXTS += 1
+        for binder in _BINDERS:
+            binder(None)
     token = _CONTEXT.set(namespace)
     try:
-        yield
+        yield namespace
     finally:
         _CONTEXT.reset(token)
+        with _LOAD_LOCK:
+            _OPEN_CONTEXTS -= 1
+            if _OPEN_CONTEXTS == 0 and _DEFAULT is not None:
+                for binder in _BINDERS:
+                    binder(_DEFAULT)
+
+
+def use_backend(name: str) -> contextlib.AbstractContextManager[ModuleType]:
+    """Run a block on backend ``name`` in this context only; on exit restore exactly what was there."""
+    return _scoped(load(name))
+
+
+def tracing(namespace: Any) -> contextlib.AbstractContextManager[Any]:
+    """For backends whose autodiff needs other op implementations while a gradient is traced."""
+    return _scoped(namespace)
 
 
 def available_backends() -> list[str]:

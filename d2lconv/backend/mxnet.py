@@ -178,3 +178,26 @@ def value_and_grad(fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0):
         return value.detach(), (grads if many else grads[0])
 
     return run
+
+
+def native_corr2d(X, K):
+    """The framework's own 2-D cross-correlation: for benchmarks and as an oracle."""
+    h, w = K.shape
+    out = npx.convolution(X.reshape(1, 1, *X.shape), K.reshape(1, 1, h, w), kernel=(h, w),
+                          num_filter=1, no_bias=True)
+    return out[0, 0]
+
+
+#: Direct framework calls equivalent to d2lconv ops, for measuring dispatch overhead.
+NATIVE_OPS = {
+    "zeros": lambda shape: mnp.zeros(shape),
+    "reduce_sum": mnp.sum,
+    "reshape": mnp.reshape,
+    "transpose": mnp.transpose,
+}
+
+
+def block_until_ready(x):
+    """MXNet runs asynchronously: wait until ``x`` is computed (for timing)."""
+    x.wait_to_read()
+    return x

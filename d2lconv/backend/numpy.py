@@ -77,6 +77,16 @@ def _math_ops(xp: Any) -> dict[str, Callable[..., Any]]:
 
 
 globals().update(_math_ops(np))
+# Outside a gradient trace, plain numpy functions with numpy's meaning are aliases, not wrappers.
+reshape = np.reshape
+transpose = np.transpose
+expand_dims = np.expand_dims
+swapaxes = np.swapaxes
+repeat = np.repeat
+
+
+def reduce_sum(x, axis=None, keepdims=False):
+    return np.add.reduce(x, axis=axis, keepdims=keepdims)
 
 
 def tensor(data: Any, dtype: Any = None) -> np.ndarray:
@@ -194,3 +204,30 @@ def value_and_grad(fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0):
         return value, (grads if many else grads[0])
 
     return run
+
+
+def native_corr2d(X, K):
+    """The framework's own 2-D cross-correlation: for benchmarks and as an oracle.
+
+    ``scipy.signal.correlate2d``; inside a gradient trace, autograd's differentiable
+    ``autograd.scipy.signal.convolve`` with the kernel flipped (scipy's C code has no gradient).
+    """
+    if isinstance(X, np.ndarray) and isinstance(K, np.ndarray):
+        from scipy.signal import correlate2d
+        return correlate2d(X, K, mode="valid")
+    from autograd.scipy.signal import convolve
+    return convolve(X, K[::-1, ::-1], mode="valid")
+
+
+#: Direct framework calls equivalent to d2lconv ops, for measuring dispatch overhead.
+NATIVE_OPS = {
+    "zeros": lambda shape: np.zeros(shape, np.float32),
+    "reduce_sum": np.sum,
+    "reshape": np.reshape,
+    "transpose": np.transpose,
+}
+
+
+def block_until_ready(x):
+    """Computation here is synchronous on the CPU: nothing to wait for."""
+    return x

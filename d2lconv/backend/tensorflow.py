@@ -192,3 +192,23 @@ def value_and_grad(fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0):
         return value, (tuple(grads) if many else grads[0])
 
     return run
+
+
+def native_corr2d(X, K):
+    """The framework's own 2-D cross-correlation: for benchmarks and as an oracle."""
+    out = tf.nn.conv2d(X[None, :, :, None], K[:, :, None, None], strides=1, padding="VALID")
+    return out[0, :, :, 0]
+
+
+#: Direct framework calls equivalent to d2lconv ops, for measuring dispatch overhead.
+NATIVE_OPS = {
+    "zeros": lambda shape: tf.zeros(shape),
+    "reduce_sum": tf.reduce_sum,
+    "reshape": tf.reshape,
+    "transpose": tf.transpose,
+}
+
+
+def block_until_ready(x):
+    """Computation here is synchronous on the CPU: nothing to wait for."""
+    return x

@@ -58,11 +58,11 @@ expand_dims = torch.unsqueeze
 
 
 def zeros(shape, dtype=float32):
-    return torch.zeros(as_shape(shape), dtype=_torch_dtype(dtype))
+    return torch.zeros(shape, dtype=dtype if type(dtype) is torch.dtype else _torch_dtype(dtype))
 
 
 def ones(shape, dtype=float32):
-    return torch.ones(as_shape(shape), dtype=_torch_dtype(dtype))
+    return torch.ones(shape, dtype=dtype if type(dtype) is torch.dtype else _torch_dtype(dtype))
 
 
 def zeros_like(x, dtype=None):
@@ -89,6 +89,8 @@ def eye(n, m=None, dtype=float32):
 
 def transpose(x, axes=None):
     """numpy's meaning: reverse all axes (any rank), or permute by ``axes``."""
+    if axes is None:
+        return x.permute(*range(x.dim() - 1, -1, -1))
     return x.permute(normalize_axes(axes, x.dim()))
 
 
@@ -194,3 +196,22 @@ def value_and_grad(fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0):
         return value.detach(), (grads if many else grads[0])
 
     return run
+
+
+def native_corr2d(X, K):
+    """The framework's own 2-D cross-correlation: for benchmarks and as an oracle."""
+    return torch.nn.functional.conv2d(X[None, None], K[None, None])[0, 0]
+
+
+#: Direct framework calls equivalent to d2lconv ops, for measuring dispatch overhead.
+NATIVE_OPS = {
+    "zeros": lambda shape: torch.zeros(shape),
+    "reduce_sum": torch.sum,
+    "reshape": torch.reshape,
+    "transpose": lambda x: x.permute(1, 0),
+}
+
+
+def block_until_ready(x):
+    """Computation here is synchronous on the CPU: nothing to wait for."""
+    return x

@@ -1,0 +1,237 @@
+"""Benchmarks for d2lconv: every figure is a ratio of two things measured side by side in one
+process (interleaved, medians of repeated runs after warm-up, float32).
+
+    python tools/benchmark.py                 # the full table (several minutes)
+    python tools/benchmark.py --quick         # CI-sized smoke run
+    python tools/benchmark.py --json out.json --backends numpy,torch
+
+Sections: conv (shared corr2d vs the framework's own convolution), grad (forward + backward of
+both), loop (corr2d vs the textbook corr2d_loop), dispatch (d2lconv.<op> vs the direct
+framework call), startup (import d2lconv vs import numpy; chapter run vs importing the framework).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+import d2lconv as d2l
+from d2lconv.backend import available_backends, canonical_name, load, use_backend
+
+SECTIONS = ("conv", "grad", "loop", "dispatch", "startup")
+
+
+def time_pair(first: Callable[[], Any], second: Callable[[], Any], repeat: int, number: int = 1,
+              warmup: int = 2) -> tuple[float, float]:
+    """Median seconds per call of two functions, measured interleaved so load hits both alike."""
+    for _ in range(warmup):
+        first()
+        second()
+    a, b = [], []
+    for _ in range(repeat):
+        for fn, sink in ((first, a), (second, b)):
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            sink.append((time.perf_counter() - start) / number)
+    return statistics.median(a), statistics.median(b)
+
+
+def _inputs(size: int, k: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return rng.random((size, size), dtype=np.float32), rng.random((k, k), dtype=np.float32)
+
+
+def bench_conv(backend: str, sizes, kernels, repeat: int) -> list[dict]:
+    rows = []
+    with use_backend(backend) as B:
+        for size in sizes:
+            for k in kernels:
+                x, w = _inputs(size, k)
+                X, K = B.from_numpy(x), B.from_numpy(w)
+                ours = d2l.numpy(d2l.corr2d(X, K))
+                assert np.allclose(ours, d2l.numpy(B.native_corr2d(X, K)), rtol=1e-4, atol=1e-3)
+                shared, native = time_pair(lambda: B.block_until_ready(d2l.corr2d(X, K)),
+                                           lambda: B.block_until_ready(B.native_corr2d(X, K)), repeat)
+                rows.append({"section": "conv", "backend": backend, "case": f"{size}x{size}, {k}x{k}",
+                             "shared_ms": shared * 1e3, "native_ms": native * 1e3, "ratio": shared / native})
+    return rows
+
+
+def bench_grad(backend: str, sizes, kernels, repeat: int) -> list[dict]:
+    rows = []
+    with use_backend(backend) as B:
+        for size in sizes:
+            for k in kernels:
+                x, w = _inputs(size, k)
+                X, K = B.from_numpy(x), B.from_numpy(w)
+
+                def loss_of(fn):
+                    return B.value_and_grad(lambda a, b: d2l.reduce_sum(fn(a, b) ** 2), argnums=(0, 1))
+
+                ours, theirs = loss_of(d2l.corr2d), loss_of(B.native_corr2d)
+                _, (gx, gk) = ours(X, K)
+                _, (nx, nk) = theirs(X, K)
+                assert np.allclose(d2l.numpy(gk), d2l.numpy(nk), rtol=1e-3)
+
+                def run(step):
+                    _, (a, b) = step(X, K)
+                    B.block_until_ready(a)
+                    B.block_until_ready(b)
+
+                shared, native = time_pair(lambda: run(ours), lambda: run(theirs), repeat)
+                rows.append({"section": "grad", "backend": backend, "case": f"{size}x{size}, {k}x{k}",
+                             "shared_ms": shared * 1e3, "native_ms": native * 1e3, "ratio": shared / native})
+    return rows
+
+
+def bench_loop(backend: str, sizes, repeat: int) -> list[dict]:
+    rows = []
+    with use_backend(backend) as B:
+        for size in sizes:
+            x, w = _inputs(size, 3)
+            X, K = B.from_numpy(x), B.from_numpy(w)
+            loop, fast = time_pair(lambda: B.block_until_ready(d2l.corr2d_loop(X, K)),
+                                   lambda: B.block_until_ready(d2l.corr2d(X, K)), repeat, warmup=1)
+            rows.append({"section": "loop", "backend": backend, "case": f"{size}x{size}, 3x3",
+                         "loop_ms": loop * 1e3, "shared_ms": fast * 1e3, "speedup": loop / fast})
+    return rows
+
+
+def bench_dispatch(backend: str, repeat: int, number: int) -> list[dict]:
+    rows = []
+    module = load(backend)
+    x = module.from_numpy(np.ones((2, 3), np.float32))
+    calls = {
+        "zeros": ((2, 3),),
+        "reduce_sum": (x,),
+        "reshape": (x, (3, 2)),
+        "transpose": (x,),
+    }
+    previous = d2l.get_backend()
+    for op, args in calls.items():
+        direct = module.NATIVE_OPS[op]
+        # d2l.<op>(...) exactly as user code writes it (attribute lookup included), against the
+        # direct framework call; once with the backend as process default (the usual case:
+        # D2LCONV_BACKEND or set_backend), once inside a use_backend block.
+        # Both sides are the same shape of call: one attribute lookup on a module-like object.
+        scope = {"d2l": d2l, "framework": SimpleNamespace(**{op: direct}), "args": args}
+        ours_fn = eval(f"lambda: d2l.{op}(*args)", scope)
+        native_fn = eval(f"lambda: framework.{op}(*args)", scope)
+        d2l.set_backend(backend)
+        try:
+            ours, native = time_pair(ours_fn, native_fn, repeat, number)
+            with use_backend(backend):
+                scoped, native2 = time_pair(ours_fn, native_fn, repeat, number)
+        finally:
+            d2l.set_backend(previous)
+        rows.append({"section": "dispatch", "backend": backend, "case": op, "native_us": native * 1e6,
+                     "d2lconv_us": ours * 1e6, "added_us": (ours - native) * 1e6,
+                     "in_use_backend_added_us": (scoped - native2) * 1e6})
+    return rows
+
+
+def _python_seconds(code: str, env: dict | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True)
+    return time.perf_counter() - start
+
+
+def bench_startup(backends: list[str], repeat: int, chapters: bool) -> list[dict]:
+    import os
+
+    env = {**os.environ, "D2LCONV_BACKEND": "numpy"}
+    ours, base = [], []
+    for _ in range(repeat):
+        ours.append(_python_seconds("import d2lconv", env))
+        base.append(_python_seconds("import numpy", env))
+    rows = [{"section": "startup", "backend": "numpy", "case": "import d2lconv vs import numpy",
+             "d2lconv_s": statistics.median(ours), "baseline_s": statistics.median(base),
+             "added_s": statistics.median(ours) - statistics.median(base)}]
+    if chapters:
+        import tempfile
+
+        from d2lconv.backend import FRAMEWORKS
+        from d2lconv.chapters import run_chapter
+        for backend in backends:
+            framework = FRAMEWORKS[backend][0]
+            imports = statistics.median(_python_seconds(f"import {framework}") for _ in range(3))
+            with tempfile.TemporaryDirectory() as build:
+                result = run_chapter("convolutions-for-images", backend, Path(build))
+            rows.append({"section": "startup", "backend": backend, "case": "chapter run vs import framework",
+                         "d2lconv_s": result.seconds, "baseline_s": imports,
+                         "added_s": result.seconds - imports, "status": result.status})
+    return rows
+
+
+def format_rows(rows: list[dict]) -> str:
+    lines = []
+    for section in SECTIONS:
+        chosen = [r for r in rows if r["section"] == section]
+        if not chosen:
+            continue
+        keys = [k for k in chosen[0] if k not in ("section",)]
+        lines.append(f"\n## {section}")
+        lines.append(" | ".join(keys))
+        lines.append(" | ".join("---" for _ in keys))
+        for r in chosen:
+            lines.append(" | ".join(f"{r[k]:.3g}" if isinstance(r[k], float) else str(r[k]) for k in keys))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes, few repeats (a smoke test)")
+    parser.add_argument("--backends", default=None, help="comma-separated (default: every installed one)")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated of {SECTIONS}")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
+    args = parser.parse_args(argv)
+    backends = ([canonical_name(b) for b in args.backends.split(",")] if args.backends
+                else available_backends())
+    sections = [s.strip() for s in args.sections.split(",")]
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
+    if args.quick:
+        sizes, kernels, loop_sizes, repeat, number = [128], [3], [16], 3, 200
+    else:
+        sizes, kernels, loop_sizes, repeat, number = [256, 1024, 2048], [3, 7], [64, 256], 15, 20000
+
+    rows: list[dict] = []
+    for backend in backends:
+        load(backend)
+        if "conv" in sections:
+            rows += bench_conv(backend, sizes, kernels, repeat)
+        if "grad" in sections:
+            rows += bench_grad(backend, sizes[:2] if not args.quick else sizes, kernels, max(3, repeat // 2))
+        if "loop" in sections:
+            rows += bench_loop(backend, loop_sizes, 1 if not args.quick else 2)
+        if "dispatch" in sections:
+            rows += bench_dispatch(backend, repeat, number)
+        print(f"[{backend} done]", file=sys.stderr, flush=True)
+    if "startup" in sections:
+        rows += bench_startup(backends, 3 if args.quick else 7, chapters=not args.quick)
+
+    machine = f"{platform.machine()}, {platform.processor() or 'cpu'}, Python {platform.python_version()}"
+    versions = {b: d2l.backend.framework_version(b) for b in backends}
+    print(f"# d2lconv benchmark ({'quick' if args.quick else 'full'}) on {machine}; {versions}")
+    print(format_rows(rows))
+    if args.json:
+        from d2lconv.atomic import write_json_atomic
+        write_json_atomic(args.json, {"machine": machine, "versions": versions, "rows": rows})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

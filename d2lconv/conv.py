@@ -84,13 +84,31 @@ def shift_and_add(X: Any, K: Any) -> Any:
     return Y
 
 
+#: Images with at least this many pixels go through the backend's ``compile`` (XLA on
+#: TensorFlow: one fused pass instead of 3 per kernel element). Smaller ones run eagerly, since
+#: compiling costs ~40-150 ms per new shape (measured with tools/benchmark.py).
+COMPILE_MIN_PIXELS = 128 * 128
+_COMPILED: dict[int, Any] = {}
+
+
+def fast_shift_and_add(B: Any, X: Any, K: Any) -> Any:
+    """``shift_and_add`` through the backend's compiler for large images, eagerly otherwise."""
+    n_h, n_w = B.shape(X)
+    if n_h * n_w < COMPILE_MIN_PIXELS:
+        return shift_and_add(X, K)
+    compiled = _COMPILED.get(id(B))
+    if compiled is None:
+        compiled = _COMPILED.setdefault(id(B), B.compile(shift_and_add))
+    return compiled(X, K)
+
+
 def corr2d(X: Any, K: Any) -> Any:
     """2-D cross-correlation of image ``X`` with kernel ``K`` ('valid': the kernel stays inside X).
 
     Output shape ``(n_h - k_h + 1, n_w - k_w + 1)``; differentiable in both arguments.
     """
-    _, X, K = prepare(X, K, "corr2d")
-    return shift_and_add(X, K)
+    B, X, K = prepare(X, K, "corr2d")
+    return fast_shift_and_add(B, X, K)
 
 
 def corr2d_loop(X: Any, K: Any) -> Any:
@@ -110,7 +128,7 @@ def corr2d_loop(X: Any, K: Any) -> Any:
 def convolve2d(X: Any, K: Any) -> Any:
     """Strict 2-D convolution: cross-correlation with the kernel flipped in both directions."""
     B, X, K = prepare(X, K, "convolve2d")
-    return shift_and_add(X, B.flip(K))
+    return fast_shift_and_add(B, X, B.flip(K))
 
 
 def corr2d_matrix(K: Any, image_shape: Sequence[int]) -> Any:

@@ -205,3 +205,20 @@ def test_bad_kernel_size(backend, bad):
 def test_bad_mode(backend):
     with pytest.raises(ValueError, match=r"mode must be one of \('correlate', 'convolve'\)"):
         d2l.Conv2D(2, mode="conv")
+
+
+@pytest.mark.parametrize("size, k", [(128, 3), (300, 7), (257, 2)])
+def test_large_images_take_the_compiled_path_and_agree(backend, size, k):
+    """Images past COMPILE_MIN_PIXELS go through the backend's compile primitive."""
+    from d2lconv.conv import COMPILE_MIN_PIXELS
+    assert size * size >= COMPILE_MIN_PIXELS
+    image, kernel = _pair((size, size, k, k), size)
+    X, K = backend.from_numpy(image), backend.from_numpy(kernel)
+    want = scipy.signal.correlate2d(image.astype(np.float64), kernel, mode="valid")
+    np.testing.assert_allclose(d2l.numpy(d2l.corr2d(X, K)), want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(d2l.numpy(d2l.native_corr2d(X, K)), want, rtol=1e-4, atol=1e-4)
+    flipped = scipy.signal.convolve2d(image.astype(np.float64), kernel, mode="valid")
+    np.testing.assert_allclose(d2l.numpy(d2l.convolve2d(X, K)), flipped, rtol=1e-4, atol=1e-4)
+    _, grad = d2l.value_and_grad(lambda w: d2l.reduce_sum(d2l.corr2d(X, w)))(K)
+    np.testing.assert_allclose(d2l.numpy(grad), scipy.signal.correlate2d(
+        image.astype(np.float64), np.ones((size - k + 1, size - k + 1)), mode="valid"), rtol=1e-3)

@@ -41,6 +41,8 @@ for _name, (_extras, _constraints, _backends) in ENVIRONMENTS.items():
                "D2LCONV_BACKEND": "", "PYTHONHASHSEED": "0"}
         session.run("d2lconv", "info", env=env)
         session.run("python", "-m", "pytest", "-ra", *session.posargs, env=env)
+        # the benchmark must keep working (a smoke run, not a timing gate)
+        session.run("python", "tools/benchmark.py", "--quick", "--backends", backends, env=env)
 
     nox.session(name=f"tests-{_name}")(_tests)
 

@@ -155,11 +155,11 @@ def run_chapter(chapter: str | Path, backend: str, build_dir: Path | str = "buil
         client.execute(env=env)
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
         error = exc
+    finally:  # also on Ctrl-C: no stray temporary file is left in the build directory
+        recorded_text = Path(results_tmp).read_text() if Path(results_tmp).exists() else "{}"
+        Path(results_tmp).unlink(missing_ok=True)
     seconds = time.perf_counter() - started
-    recorded = {}
-    if Path(results_tmp).exists():
-        recorded = json.loads(Path(results_tmp).read_text())
-        Path(results_tmp).unlink()
+    recorded = json.loads(recorded_text)
 
     if error is None:
         names = {"notebook": out_dir / f"{stem}.ipynb", "html": out_dir / f"{stem}.html",

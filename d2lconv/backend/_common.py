@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 _RNG_LOCK = threading.Lock()
+_RAGGED_WARNING = getattr(getattr(np, "exceptions", np), "VisibleDeprecationWarning", Warning)
 _RNG = np.random.default_rng(0)
 
 
@@ -35,14 +37,21 @@ def host_array(data: Any, dtype: Any = None) -> np.ndarray:
     """``data`` as a numpy array with d2lconv's default dtypes: floats float32, ints int64."""
     if dtype is not None:
         return np.asarray(data, dtype=dtype)
-    array = np.asarray(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", _RAGGED_WARNING)  # numpy < 2 warns, then makes objects
+            array = np.asarray(data)
+    except ValueError as exc:  # numpy >= 2: "inhomogeneous shape"
+        raise TypeError(f"cannot make a tensor from this {type(data).__name__}: it is ragged (rows of "
+                        f"different lengths) or mixes types; give a rectangular nested list of numbers "
+                        f"({exc})") from None
     if array.dtype.kind == "f" and array.dtype != np.float32 and not isinstance(data, np.ndarray):
         return array.astype(np.float32)
     if array.dtype.kind in "iu" and not isinstance(data, np.ndarray):
         return array.astype(np.int64)
     if array.dtype.kind == "O":
-        raise TypeError(f"cannot make a tensor from {type(data).__name__}: ragged or mixed data "
-                        f"(numpy sees dtype=object); give a rectangular nested list of numbers")
+        raise TypeError(f"cannot make a tensor from this {type(data).__name__}: it is ragged (rows of "
+                        f"different lengths) or mixes types; give a rectangular nested list of numbers")
     return array
 
 

@@ -52,46 +52,47 @@ def _inputs(size: int, k: int, seed: int = 0):
     return rng.random((size, size), dtype=np.float32), rng.random((k, k), dtype=np.float32)
 
 
+def _cases(B, sizes, kernels):
+    """(case label, X, K) for every image size and kernel size, as tensors of backend ``B``."""
+    for size in sizes:
+        for k in kernels:
+            x, w = _inputs(size, k)
+            yield f"{size}x{size}, {k}x{k}", B.from_numpy(x), B.from_numpy(w)
+
+
 def bench_conv(backend: str, sizes, kernels, repeat: int) -> list[dict]:
     rows = []
     with use_backend(backend) as B:
-        for size in sizes:
-            for k in kernels:
-                x, w = _inputs(size, k)
-                X, K = B.from_numpy(x), B.from_numpy(w)
-                ours = d2l.numpy(d2l.corr2d(X, K))
-                assert np.allclose(ours, d2l.numpy(B.native_corr2d(X, K)), rtol=1e-4, atol=1e-3)
-                shared, native = time_pair(lambda: B.block_until_ready(d2l.corr2d(X, K)),
-                                           lambda: B.block_until_ready(B.native_corr2d(X, K)), repeat)
-                rows.append({"section": "conv", "backend": backend, "case": f"{size}x{size}, {k}x{k}",
-                             "shared_ms": shared * 1e3, "native_ms": native * 1e3, "ratio": shared / native})
+        for case, X, K in _cases(B, sizes, kernels):
+            ours = d2l.numpy(d2l.corr2d(X, K))
+            assert np.allclose(ours, d2l.numpy(B.native_corr2d(X, K)), rtol=1e-4, atol=1e-3)
+            shared, native = time_pair(lambda: B.block_until_ready(d2l.corr2d(X, K)),
+                                       lambda: B.block_until_ready(B.native_corr2d(X, K)), repeat)
+            rows.append({"section": "conv", "backend": backend, "case": case,
+                         "shared_ms": shared * 1e3, "native_ms": native * 1e3, "ratio": shared / native})
     return rows
 
 
 def bench_grad(backend: str, sizes, kernels, repeat: int) -> list[dict]:
     rows = []
     with use_backend(backend) as B:
-        for size in sizes:
-            for k in kernels:
-                x, w = _inputs(size, k)
-                X, K = B.from_numpy(x), B.from_numpy(w)
+        for case, X, K in _cases(B, sizes, kernels):
+            def loss_of(fn):
+                return B.value_and_grad(lambda a, b: d2l.reduce_sum(fn(a, b) ** 2), argnums=(0, 1))
 
-                def loss_of(fn):
-                    return B.value_and_grad(lambda a, b: d2l.reduce_sum(fn(a, b) ** 2), argnums=(0, 1))
+            ours, theirs = loss_of(d2l.corr2d), loss_of(B.native_corr2d)
+            _, (gx, gk) = ours(X, K)
+            _, (nx, nk) = theirs(X, K)
+            assert np.allclose(d2l.numpy(gk), d2l.numpy(nk), rtol=1e-3)
 
-                ours, theirs = loss_of(d2l.corr2d), loss_of(B.native_corr2d)
-                _, (gx, gk) = ours(X, K)
-                _, (nx, nk) = theirs(X, K)
-                assert np.allclose(d2l.numpy(gk), d2l.numpy(nk), rtol=1e-3)
+            def run(step):
+                _, (a, b) = step(X, K)
+                B.block_until_ready(a)
+                B.block_until_ready(b)
 
-                def run(step):
-                    _, (a, b) = step(X, K)
-                    B.block_until_ready(a)
-                    B.block_until_ready(b)
-
-                shared, native = time_pair(lambda: run(ours), lambda: run(theirs), repeat)
-                rows.append({"section": "grad", "backend": backend, "case": f"{size}x{size}, {k}x{k}",
-                             "shared_ms": shared * 1e3, "native_ms": native * 1e3, "ratio": shared / native})
+            shared, native = time_pair(lambda: run(ours), lambda: run(theirs), repeat)
+            rows.append({"section": "grad", "backend": backend, "case": case,
+                         "shared_ms": shared * 1e3, "native_ms": native * 1e3, "ratio": shared / native})
     return rows
 
 

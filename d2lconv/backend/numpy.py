@@ -170,6 +170,37 @@ def compile(fn: Callable[..., Any]) -> Callable[..., Any]:
 _TRACED: SimpleNamespace | None = None
 
 
+def _is_basic_index(idx: Any) -> bool:
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    return all(isinstance(p, (slice, int, np.integer)) for p in parts)
+
+
+def _register_fast_slice_gradient() -> None:
+    """Give autograd's ``x[a:b, c:d]`` a fast gradient.
+
+    autograd scatters the gradient of any indexing with ``np.add.at``, which is exact for fancy
+    indices but ~50x slower than ``A[idx] += g`` on the basic slices shift-and-add uses (basic
+    indices never repeat an element, so both give the same sums). Registered through autograd's
+    own ``primitive``/``defvjp`` API; fancy indexing keeps autograd's rule.
+    """
+    from autograd.extend import SparseObject, defvjp, primitive, vspace
+    from autograd.numpy.numpy_boxes import ArrayBox
+    from autograd.numpy.numpy_vjps import untake
+    from autograd.util import func
+
+    @primitive
+    def untake_basic(x, idx, vs):
+        def add_into(A):
+            A[idx] += x
+            return A
+        return SparseObject(vs, add_into)
+
+    defvjp(untake_basic, lambda ans, x, idx, _: lambda g: g[idx])
+    defvjp(func(ArrayBox.__getitem__), lambda ans, A, idx: (
+        (lambda g: untake_basic(g, idx, vspace(A))) if _is_basic_index(idx)
+        else (lambda g: untake(g, idx, vspace(A)))))
+
+
 def _traced_namespace() -> SimpleNamespace:
     """This module's names with the math ops rebuilt over ``autograd.numpy``."""
     global _TRACED
@@ -177,6 +208,7 @@ def _traced_namespace() -> SimpleNamespace:
         import sys
 
         import autograd.numpy as anp
+        _register_fast_slice_gradient()
         public = {k: v for k, v in vars(sys.modules[__name__]).items() if not k.startswith("__")}
         _TRACED = SimpleNamespace(**{**public, **_math_ops(anp)})
     return _TRACED

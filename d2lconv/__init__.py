@@ -38,7 +38,7 @@ OP_NAMES: frozenset[str] = frozenset({
     "float32", "float64", "int32", "int64",
     # primitives
     "from_numpy", "is_tensor", "shape", "is_floating", "dtype_name", "value_and_grad", "compile",
-    "seed", "Tensor", "native_corr2d", "block_until_ready",
+    "seed", "Tensor", "native_corr2d", "block_until_ready", "multiply_add",
 })
 
 

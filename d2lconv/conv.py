@@ -74,13 +74,14 @@ def shift_and_add(X: Any, K: Any) -> Any:
     A loop over the kernel, not over the image: vectorised over every output pixel, free of
     item assignment, so every backend's autodiff goes through it.
     """
+    multiply_add = ops().multiply_add
     h, w = K.shape
     oh, ow = X.shape[0] - h + 1, X.shape[1] - w + 1
     Y = K[0, 0] * X[0:oh, 0:ow]
     for a in range(h):
         for b in range(w):
             if a or b:
-                Y = Y + K[a, b] * X[a:a + oh, b:b + ow]
+                Y = multiply_add(Y, K[a, b], X[a:a + oh, b:b + ow])
     return Y
 
 

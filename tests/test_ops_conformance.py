@@ -66,6 +66,7 @@ CASES = [
     ("astype-int", lambda d, t: d.astype(t(M * 10), d.int32), lambda: (M * 10).astype(np.int32)),
     ("astype-float", lambda d, t: d.astype(t(IDX), d.float32), lambda: IDX.astype(np.float32)),
     ("from_numpy-f64", lambda d, t: t(M.astype(np.float64)), lambda: M.astype(np.float64)),
+    ("multiply_add", lambda d, t: d.multiply_add(t(M), t(P)[0, 0], t(P)), lambda: M + P[0, 0] * P),
     ("arith", lambda d, t: (t(M) * 2 - t(P)) / t(P) ** 2, lambda: (M * 2 - P) / P ** 2),
 ]
 

@@ -54,11 +54,11 @@ def reshape(x, shape):
 
 
 def zeros(shape, dtype=float32):
-    return mnp.zeros(as_shape(shape), dtype=dtype)
+    return mnp.zeros(shape) if dtype is float32 else mnp.zeros(shape, dtype=dtype)
 
 
 def ones(shape, dtype=float32):
-    return mnp.ones(as_shape(shape), dtype=dtype)
+    return mnp.ones(shape) if dtype is float32 else mnp.ones(shape, dtype=dtype)
 
 
 def zeros_like(x, dtype=None):
@@ -84,11 +84,11 @@ def eye(n, m=None, dtype=float32):
 
 
 def transpose(x, axes=None):
-    return mnp.transpose(x, None if axes is None else normalize_axes(axes, x.ndim))
+    return mnp.transpose(x) if axes is None else mnp.transpose(x, normalize_axes(axes, x.ndim))
 
 
 def reduce_sum(x, axis=None, keepdims=False):
-    return mnp.sum(x, axis=axis, keepdims=keepdims)
+    return mnp.sum(x) if axis is None and not keepdims else mnp.sum(x, axis=axis, keepdims=keepdims)
 
 
 def reduce_mean(x, axis=None, keepdims=False):
@@ -201,3 +201,8 @@ def block_until_ready(x):
     """MXNet runs asynchronously: wait until ``x`` is computed (for timing)."""
     x.wait_to_read()
     return x
+
+
+def multiply_add(y, a, x):
+    """``y + a * x`` (one fused pass where the framework has one)."""
+    return y + a * x

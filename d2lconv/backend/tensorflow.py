@@ -65,11 +65,11 @@ def matmul(a, b):
 
 
 def zeros(shape, dtype=float32):
-    return tf.zeros(as_shape(shape), dtype=_tf_dtype(dtype))
+    return tf.zeros(shape, dtype if type(dtype) is tf.DType else _tf_dtype(dtype))
 
 
 def ones(shape, dtype=float32):
-    return tf.ones(as_shape(shape), dtype=_tf_dtype(dtype))
+    return tf.ones(shape, dtype if type(dtype) is tf.DType else _tf_dtype(dtype))
 
 
 def zeros_like(x, dtype=None):
@@ -212,3 +212,8 @@ NATIVE_OPS = {
 def block_until_ready(x):
     """Computation here is synchronous on the CPU: nothing to wait for."""
     return x
+
+
+def multiply_add(y, a, x):
+    """``y + a * x`` (one fused pass where the framework has one)."""
+    return y + a * x

@@ -90,7 +90,7 @@ def eye(n, m=None, dtype=float32):
 def transpose(x, axes=None):
     """numpy's meaning: reverse all axes (any rank), or permute by ``axes``."""
     if axes is None:
-        return x.permute(*range(x.dim() - 1, -1, -1))
+        return x.t() if x.dim() == 2 else x.permute(*range(x.dim() - 1, -1, -1))
     return x.permute(normalize_axes(axes, x.dim()))
 
 
@@ -215,3 +215,8 @@ NATIVE_OPS = {
 def block_until_ready(x):
     """Computation here is synchronous on the CPU: nothing to wait for."""
     return x
+
+
+def multiply_add(y, a, x):
+    """``y + a * x`` in one fused pass (``torch.addcmul``): less memory traffic than two ops."""
+    return torch.addcmul(y, a, x)

@@ -95,15 +95,12 @@ def eye(n, m=None, dtype=float32):
 
 
 def transpose(x, axes=None):
-    return tf.transpose(x, perm=None if axes is None else normalize_axes(axes, x.shape.rank))
+    return tf.transpose(x) if axes is None else tf.transpose(x, perm=normalize_axes(axes, x.shape.rank))
 
 
-def reduce_sum(x, axis=None, keepdims=False):
-    return tf.reduce_sum(x, axis=axis, keepdims=keepdims)
-
-
-def reduce_mean(x, axis=None, keepdims=False):
-    return tf.reduce_mean(x, axis=axis, keepdims=keepdims)
+# tf's (input, axis=None, keepdims=False) already has numpy's meaning: aliases, not wrappers.
+reduce_sum = tf.reduce_sum
+reduce_mean = tf.reduce_mean
 
 
 def stack(xs, axis=0):

@@ -91,7 +91,8 @@ def load(name: str) -> ModuleType:
             raise
         except Exception as exc:  # a framework that is installed but cannot import
             raise ImportError(
-                f"the d2lconv backend {name!r} is installed but {framework!r} failed to import "
+                f"{framework!r}, the framework behind the d2lconv backend {name!r}, is installed but "
+                f"failed to import "
                 f"({type(exc).__name__}: {exc}). {_broken_hint(name)}") from exc
         _LOADED[name] = module
         return module

@@ -90,3 +90,13 @@ def shape_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
         return as_shape(shape[0])
     return as_shape(shape)
+
+
+def block_until_ready(x: Any) -> Any:
+    """For frameworks that compute synchronously on the CPU: nothing to wait for."""
+    return x
+
+
+def multiply_add(y: Any, a: Any, x: Any) -> Any:
+    """``y + a * x`` for frameworks without a fused multiply-add."""
+    return y + a * x

@@ -10,7 +10,14 @@ from mxnet import autograd, npx
 from mxnet import np as mnp
 
 from . import _common
-from ._common import arange_dtype, as_shape, host_array, normalize_axes, seed  # noqa: F401
+from ._common import (  # noqa: F401
+    arange_dtype,
+    as_shape,
+    host_array,
+    multiply_add,
+    normalize_axes,
+    seed,
+)
 
 npx.set_np()
 
@@ -201,8 +208,3 @@ def block_until_ready(x):
     """MXNet runs asynchronously: wait until ``x`` is computed (for timing)."""
     x.wait_to_read()
     return x
-
-
-def multiply_add(y, a, x):
-    """``y + a * x`` (one fused pass where the framework has one)."""
-    return y + a * x

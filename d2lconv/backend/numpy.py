@@ -12,7 +12,15 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _common
-from ._common import arange_dtype, as_shape, host_array, normalize_axes, seed  # noqa: F401
+from ._common import (  # noqa: F401
+    arange_dtype,
+    as_shape,
+    block_until_ready,
+    host_array,
+    multiply_add,
+    normalize_axes,
+    seed,
+)
 
 NAME = "numpy"
 float32 = np.float32
@@ -258,13 +266,3 @@ NATIVE_OPS = {
     "reshape": np.reshape,
     "transpose": np.transpose,
 }
-
-
-def block_until_ready(x):
-    """Computation here is synchronous on the CPU: nothing to wait for."""
-    return x
-
-
-def multiply_add(y, a, x):
-    """``y + a * x`` (one fused pass where the framework has one)."""
-    return y + a * x

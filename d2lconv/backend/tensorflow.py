@@ -14,7 +14,9 @@ from . import _common  # noqa: E402
 from ._common import (  # noqa: E402, F401
     arange_dtype,
     as_shape,
+    block_until_ready,
     host_array,
+    multiply_add,
     normalize_axes,
     seed,
     swapped_axes,
@@ -204,13 +206,3 @@ NATIVE_OPS = {
     "reshape": tf.reshape,
     "transpose": tf.transpose,
 }
-
-
-def block_until_ready(x):
-    """Computation here is synchronous on the CPU: nothing to wait for."""
-    return x
-
-
-def multiply_add(y, a, x):
-    """``y + a * x`` (one fused pass where the framework has one)."""
-    return y + a * x

@@ -8,7 +8,15 @@ import numpy as _np
 import torch
 
 from . import _common
-from ._common import arange_dtype, as_shape, host_array, normalize_axes, seed, swapped_axes  # noqa: F401
+from ._common import (  # noqa: F401
+    arange_dtype,
+    as_shape,
+    block_until_ready,
+    host_array,
+    normalize_axes,
+    seed,
+    swapped_axes,
+)
 
 NAME = "torch"
 float32 = torch.float32
@@ -210,11 +218,6 @@ NATIVE_OPS = {
     "reshape": torch.reshape,
     "transpose": lambda x: x.permute(1, 0),
 }
-
-
-def block_until_ready(x):
-    """Computation here is synchronous on the CPU: nothing to wait for."""
-    return x
 
 
 def multiply_add(y, a, x):

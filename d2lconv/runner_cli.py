@@ -28,8 +28,28 @@ def _backend_name(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _missing_chapter_tools() -> str | None:
+    """The error to show when the ``chapters`` extra (Jupyter kernel, nbclient, ...) is missing."""
+    import importlib.util
+
+    for module in ("nbclient", "nbconvert", "nbformat", "jupytext", "ipykernel", "matplotlib", "tqdm"):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return (f"running chapters needs {module!r}, which is not installed; "
+                    f'install the chapter tools with: pip install "d2lconv[chapters]"')
+    return None
+
+
 def _run(args: argparse.Namespace) -> int:
     from .chapters import ChapterError, run_chapter
+
+    problem = _missing_chapter_tools()
+    if problem:
+        print(f"d2lconv run: error: {problem}", file=sys.stderr)
+        return 2
 
     backend = args.backend or os.environ.get(ENV_VAR, "").strip() or "numpy"
     try:
@@ -54,6 +74,11 @@ def _run(args: argparse.Namespace) -> int:
 def _matrix(args: argparse.Namespace) -> int:
     from .chapters import ChapterError, check_build_dir, list_chapters, resolve_chapter
     from .matrix import Matrix, format_table
+
+    problem = _missing_chapter_tools()
+    if problem:
+        print(f"d2lconv matrix: error: {problem}", file=sys.stderr)
+        return 2
 
     try:
         chapters = ([resolve_chapter(c, args.chapters_dir) for c in args.chapters] if args.chapters

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from d2lconv.backend import BACKENDS
 from d2lconv.cli import main
 
@@ -33,3 +35,25 @@ def test_console_script_help():
     out = subprocess.run([sys.executable, "-m", "d2lconv.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
     assert "info" in out.stdout
+
+
+@pytest.mark.parametrize("command", ["run", "matrix"])
+def test_missing_chapter_tools_name_the_extra(command):
+    code = ("import sys; sys.modules['nbclient'] = None\n"
+            f"from d2lconv.cli import main; sys.exit(main([{command!r}, 'convolutions']))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "needs 'nbclient', which is not installed" in out.stderr
+    assert 'pip install "d2lconv[chapters]"' in out.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "matrix", "info"])
+def test_subcommand_help(command):
+    out = subprocess.run([sys.executable, "-m", "d2lconv.cli", command, "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "usage: d2lconv" in out.stdout
+
+
+def test_bad_backend_flag_lists_valid_names():
+    out = subprocess.run([sys.executable, "-m", "d2lconv.cli", "run", "convolutions", "--backend", "jax"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "valid names: 'numpy'" in out.stderr

@@ -99,6 +99,7 @@ def test_bad_epochs(backend, epochs):
         d2l.learn_kernel(X, Y, (1, 2), epochs=epochs)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # numpy's own, on the way to inf
 def test_divergence_is_reported(backend):
     X, Y = _edge_pair()
     with pytest.raises(FloatingPointError, match=r"learn_kernel diverged: .* try a smaller lr"):

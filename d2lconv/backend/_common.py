@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -100,3 +100,15 @@ def block_until_ready(x: Any) -> Any:
 def multiply_add(y: Any, a: Any, x: Any) -> Any:
     """``y + a * x`` for frameworks without a fused multiply-add."""
     return y + a * x
+
+
+def make_random(from_numpy: Callable[[np.ndarray], Any]) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """``rand`` and ``normal`` for a backend: drawn on the host, so every backend gets the same numbers."""
+
+    def rand(*shape: Any) -> Any:
+        return from_numpy(host_uniform(shape_args(shape)))
+
+    def normal(shape: Any, mean: float = 0.0, std: float = 1.0) -> Any:
+        return from_numpy(host_normal(as_shape(shape), mean, std))
+
+    return rand, normal

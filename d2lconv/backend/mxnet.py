@@ -10,14 +10,7 @@ from mxnet import autograd, npx
 from mxnet import np as mnp
 
 from . import _common
-from ._common import (  # noqa: F401
-    arange_dtype,
-    as_shape,
-    host_array,
-    multiply_add,
-    normalize_axes,
-    seed,
-)
+from ._common import multiply_add, seed  # noqa: F401  (re-exported backend names)
 
 npx.set_np()
 
@@ -33,7 +26,7 @@ def tensor(data: Any, dtype: Any = None) -> mnp.ndarray:
     """A new array from nested lists/scalars/arrays; floats default to float32, ints to int64."""
     if isinstance(data, mnp.ndarray):
         return data.astype(dtype or data.dtype, copy=True)
-    array = host_array(data, dtype)
+    array = _common.host_array(data, dtype)
     return mnp.array(array, dtype=array.dtype)
 
 
@@ -79,7 +72,7 @@ def ones_like(x, dtype=None):
 def arange(start, stop=None, step=1, dtype=None):
     if stop is None:
         start, stop = 0, start
-    return mnp.arange(start, stop, step, dtype=dtype or arange_dtype(start, stop, step))
+    return mnp.arange(start, stop, step, dtype=dtype or _common.arange_dtype(start, stop, step))
 
 
 def linspace(start, stop, num=50, dtype=float32):
@@ -91,7 +84,7 @@ def eye(n, m=None, dtype=float32):
 
 
 def transpose(x, axes=None):
-    return mnp.transpose(x) if axes is None else mnp.transpose(x, normalize_axes(axes, x.ndim))
+    return mnp.transpose(x) if axes is None else mnp.transpose(x, _common.normalize_axes(axes, x.ndim))
 
 
 def reduce_sum(x, axis=None, keepdims=False):
@@ -135,12 +128,7 @@ def numpy(x) -> _np.ndarray:
     return x.asnumpy()
 
 
-def rand(*shape):
-    return from_numpy(_common.host_uniform(_common.shape_args(shape)))
-
-
-def normal(shape, mean=0.0, std=1.0):
-    return from_numpy(_common.host_normal(as_shape(shape), mean, std))
+rand, normal = _common.make_random(from_numpy)
 
 
 

@@ -12,15 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _common
-from ._common import (  # noqa: F401
-    arange_dtype,
-    as_shape,
-    block_until_ready,
-    host_array,
-    multiply_add,
-    normalize_axes,
-    seed,
-)
+from ._common import block_until_ready, multiply_add, seed  # noqa: F401  (re-exported backend names)
 
 NAME = "numpy"
 float32 = np.float32
@@ -99,7 +91,7 @@ def reduce_sum(x, axis=None, keepdims=False):
 
 def tensor(data: Any, dtype: Any = None) -> np.ndarray:
     """A new array from nested lists/scalars/arrays; floats default to float32, ints to int64."""
-    return np.array(host_array(data, dtype), copy=True)
+    return np.array(_common.host_array(data, dtype), copy=True)
 
 
 def from_numpy(array: np.ndarray) -> np.ndarray:
@@ -116,7 +108,7 @@ def ones(shape, dtype=float32):
 
 
 def arange(start, stop=None, step=1, dtype=None):
-    return np.arange(start, stop, step, dtype=dtype or arange_dtype(start, stop, step))
+    return np.arange(start, stop, step, dtype=dtype or _common.arange_dtype(start, stop, step))
 
 
 def linspace(start, stop, num=50, dtype=float32):
@@ -141,12 +133,7 @@ def numpy(x) -> np.ndarray:
     return np.asarray(getval(x))
 
 
-def rand(*shape):
-    return _common.host_uniform(_common.shape_args(shape))
-
-
-def normal(shape, mean=0.0, std=1.0):
-    return _common.host_normal(as_shape(shape), mean, std)
+rand, normal = _common.make_random(from_numpy)
 
 
 

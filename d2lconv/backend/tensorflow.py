@@ -11,16 +11,7 @@ import numpy as _np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from . import _common  # noqa: E402
-from ._common import (  # noqa: E402, F401
-    arange_dtype,
-    as_shape,
-    block_until_ready,
-    host_array,
-    multiply_add,
-    normalize_axes,
-    seed,
-    swapped_axes,
-)
+from ._common import block_until_ready, multiply_add, seed  # noqa: E402, F401  (re-exported backend names)
 
 NAME = "tensorflow"
 float32 = tf.float32
@@ -40,7 +31,7 @@ def tensor(data: Any, dtype: Any = None) -> tf.Tensor:
     """A new tensor from nested lists/scalars/arrays; floats default to float32, ints to int64."""
     if is_tensor(data):
         return tf.identity(data) if dtype is None else tf.cast(data, _tf_dtype(dtype))
-    array = host_array(data, None if isinstance(dtype, tf.DType) or dtype is None else dtype)
+    array = _common.host_array(data, None if isinstance(dtype, tf.DType) or dtype is None else dtype)
     out = tf.convert_to_tensor(array)
     return out if dtype is None else tf.cast(out, _tf_dtype(dtype))
 
@@ -85,7 +76,7 @@ def ones_like(x, dtype=None):
 def arange(start, stop=None, step=1, dtype=None):
     if stop is None:
         start, stop = 0, start
-    return tf.range(start, stop, step, dtype=_tf_dtype(dtype or arange_dtype(start, stop, step)))
+    return tf.range(start, stop, step, dtype=_tf_dtype(dtype or _common.arange_dtype(start, stop, step)))
 
 
 def linspace(start, stop, num=50, dtype=float32):
@@ -97,7 +88,7 @@ def eye(n, m=None, dtype=float32):
 
 
 def transpose(x, axes=None):
-    return tf.transpose(x) if axes is None else tf.transpose(x, perm=normalize_axes(axes, x.shape.rank))
+    return tf.transpose(x) if axes is None else tf.transpose(x, perm=_common.normalize_axes(axes, x.shape.rank))
 
 
 # tf's (input, axis=None, keepdims=False) already has numpy's meaning: aliases, not wrappers.
@@ -114,7 +105,7 @@ def concat(xs, axis=0):
 
 
 def swapaxes(x, axis1, axis2):
-    return tf.transpose(x, perm=swapped_axes(x.shape.rank, axis1, axis2))
+    return tf.transpose(x, perm=_common.swapped_axes(x.shape.rank, axis1, axis2))
 
 
 def repeat(x, repeats, axis=None):
@@ -145,12 +136,7 @@ def numpy(x) -> _np.ndarray:
     return _np.asarray(x.numpy())
 
 
-def rand(*shape):
-    return tf.convert_to_tensor(_common.host_uniform(_common.shape_args(shape)))
-
-
-def normal(shape, mean=0.0, std=1.0):
-    return tf.convert_to_tensor(_common.host_normal(as_shape(shape), mean, std))
+rand, normal = _common.make_random(from_numpy)
 
 
 

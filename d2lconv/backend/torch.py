@@ -8,15 +8,7 @@ import numpy as _np
 import torch
 
 from . import _common
-from ._common import (  # noqa: F401
-    arange_dtype,
-    as_shape,
-    block_until_ready,
-    host_array,
-    normalize_axes,
-    seed,
-    swapped_axes,
-)
+from ._common import block_until_ready, seed  # noqa: F401  (re-exported backend names)
 
 NAME = "torch"
 float32 = torch.float32
@@ -42,7 +34,7 @@ def tensor(data: Any, dtype: Any = None) -> torch.Tensor:
     """A new tensor from nested lists/scalars/arrays; floats default to float32, ints to int64."""
     if isinstance(data, torch.Tensor):
         return data.detach().clone().to(_torch_dtype(dtype) or data.dtype)
-    array = host_array(data, None if dtype is None or isinstance(dtype, torch.dtype) else dtype)
+    array = _common.host_array(data, None if dtype is None or isinstance(dtype, torch.dtype) else dtype)
     out = torch.from_numpy(_np.array(array, copy=True))
     return out.to(dtype) if isinstance(dtype, torch.dtype) else out
 
@@ -84,7 +76,7 @@ def ones_like(x, dtype=None):
 def arange(start, stop=None, step=1, dtype=None):
     if stop is None:
         start, stop = 0, start
-    return torch.arange(start, stop, step, dtype=_torch_dtype(dtype or arange_dtype(start, stop, step)))
+    return torch.arange(start, stop, step, dtype=_torch_dtype(dtype or _common.arange_dtype(start, stop, step)))
 
 
 def linspace(start, stop, num=50, dtype=float32):
@@ -99,7 +91,7 @@ def transpose(x, axes=None):
     """numpy's meaning: reverse all axes (any rank), or permute by ``axes``."""
     if axes is None:
         return x.t() if x.dim() == 2 else x.permute(*range(x.dim() - 1, -1, -1))
-    return x.permute(normalize_axes(axes, x.dim()))
+    return x.permute(_common.normalize_axes(axes, x.dim()))
 
 
 def reduce_sum(x, axis=None, keepdims=False):
@@ -155,12 +147,7 @@ def numpy(x) -> _np.ndarray:
     return x.detach().cpu().numpy()
 
 
-def rand(*shape):
-    return torch.from_numpy(_common.host_uniform(_common.shape_args(shape)))
-
-
-def normal(shape, mean=0.0, std=1.0):
-    return torch.from_numpy(_common.host_normal(as_shape(shape), mean, std))
+rand, normal = _common.make_random(from_numpy)
 
 
 

@@ -20,8 +20,8 @@ nox.options.sessions = ["lint", "tests-numpy", "tests-all", "tests-current"]
 
 ENVIRONMENTS = {
     # name: (extras, constraints file, backends it must test)
-    "all": ("all,dev", "constraints/all-backends.txt", "numpy,torch,tensorflow,mxnet"),
-    "current": ("torch,tensorflow,dev", "constraints/current.txt", "numpy,torch,tensorflow"),
+    "all": ("all,dev", "constraints/all-backends.txt", "numpy,torch,tensorflow,mxnet,jax"),
+    "current": ("torch,tensorflow,jax,dev", "constraints/current.txt", "numpy,torch,tensorflow,jax"),
     "numpy": ("dev", None, "numpy"),
 }
 

@@ -1,8 +1,10 @@
-"""d2lconv: d2l's "Convolutions for Images", written once, run on numpy, torch, tensorflow, mxnet.
+"""d2lconv: d2l's chapter on convolutions, written once, run on numpy, torch, tensorflow, mxnet, jax.
 
 ``import d2lconv as d2l`` gives the book's op names (``d2l.zeros``, ``d2l.reduce_sum``, ...),
-resolved on every access against the backend in force (``D2LCONV_BACKEND``, ``set_backend``,
-``use_backend``), and the section's code: ``corr2d``, ``Conv2D``, ``learn_kernel``, ...
+resolved against the backend in force (``D2LCONV_BACKEND``, ``set_backend``, ``use_backend``),
+and the section's code: ``corr2d``, ``Conv2D``, ``learn_kernel``, ...
+``from d2lconv import torch as d2l`` (or ``tensorflow``, ``mxnet``, ``jax``, ``numpy``) gives
+the same names pinned to one backend, as d2l's own ``from d2l import torch as d2l`` does.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from typing import Any
 
 from . import kernels, plot
 from .backend import (
+    BACKENDS,
+    PUBLIC_NAMES,
     available_backends,
     bind_default,
     contexts_open,
+    env_backend_name,
     get_backend,
     ops,
     register_binder,
@@ -21,25 +26,31 @@ from .backend import (
     use_backend,
 )
 from .conv import Conv2D, convolve2d, corr2d, corr2d_loop, corr2d_matrix
+from .module import Module
 from .receptive import receptive_field
 from .results import record
 from .train import learn_kernel
 
 __version__ = "0.1.0"
 
-#: Names that ``d2lconv.<name>`` resolves against the active backend on every access.
-OP_NAMES: frozenset[str] = frozenset({
-    # d2l's op names
-    "tensor", "zeros", "ones", "zeros_like", "ones_like", "arange", "linspace", "eye", "reshape",
-    "transpose", "reduce_sum", "reduce_mean", "stack", "concat", "matmul", "abs", "exp", "log",
-    "sin", "cos", "tanh", "sigmoid", "sqrt", "maximum", "expand_dims", "swapaxes", "repeat",
-    "argmax", "astype", "size", "numpy", "rand", "normal", "flip",
-    # dtypes
-    "float32", "float64", "int32", "int64",
-    # primitives
-    "from_numpy", "is_tensor", "shape", "is_floating", "dtype_name", "value_and_grad", "compile",
-    "seed", "Tensor", "native_corr2d", "block_until_ready", "multiply_add",
-})
+env_backend_name()  # fail at import on a bad D2LCONV_BACKEND (checks the name, imports nothing)
+
+#: d2l's alias for a layer's base class; ours is framework-free (``forward``, ``parameters``).
+nn_Module = Module
+
+#: Names that ``d2lconv.<name>`` resolves against the active backend on every access. A name
+#: that is both an op and a backend (``numpy``) is not among them: ``d2lconv.numpy`` is the
+#: pinned namespace, which called as ``d2l.numpy(x)`` runs the op (see ``namespaces.py``).
+OP_NAMES: frozenset[str] = PUBLIC_NAMES - set(BACKENDS)
+
+#: Shared, backend-free names; a pinned namespace wraps each to run on its backend.
+_SHARED = {
+    "Conv2D": Conv2D, "Module": Module, "nn_Module": Module, "convolve2d": convolve2d, "corr2d": corr2d,
+    "corr2d_loop": corr2d_loop, "corr2d_matrix": corr2d_matrix, "learn_kernel": learn_kernel,
+    "receptive_field": receptive_field, "record": record, "kernels": kernels, "plot": plot,
+    "available_backends": available_backends, "set_backend": set_backend, "use_backend": use_backend,
+}
+_NAMESPACES: dict[str, Any] = {}
 
 
 def _bind(namespace: Any) -> None:
@@ -55,22 +66,34 @@ def _bind(namespace: Any) -> None:
 register_binder(_bind)
 
 
+def _pinned_namespace(backend: str) -> Any:
+    from .namespaces import BackendNamespace, CallableNamespace
+
+    namespace = _NAMESPACES.get(backend)
+    if namespace is None:
+        kind = CallableNamespace if backend in PUBLIC_NAMES else BackendNamespace
+        namespace = _NAMESPACES.setdefault(backend, kind(backend, _SHARED))
+    return namespace
+
+
 def __getattr__(name: str) -> Any:
-    # Reached only while the ops are not bound: before first use, or while a use_backend block
-    # is open somewhere. Then resolve per access, against this context's backend.
+    # Ops: reached only while they are not bound (before first use, or while a use_backend
+    # block is open somewhere); then resolve per access, against this context's backend.
     if name in OP_NAMES:
         if contexts_open() == 0:
             return getattr(bind_default(), name)
         return getattr(ops(), name)
+    if name in BACKENDS:  # from d2lconv import torch as d2l
+        return _pinned_namespace(name)
     raise AttributeError(f"module 'd2lconv' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | OP_NAMES)
+    return sorted(set(globals()) | OP_NAMES | set(BACKENDS))
 
 
 __all__ = [
-    "Conv2D", "available_backends", "convolve2d", "corr2d", "corr2d_loop", "corr2d_matrix",
-    "get_backend", "kernels", "learn_kernel", "plot", "receptive_field", "record", "set_backend",
-    "use_backend",
+    "Conv2D", "Module", "available_backends", "convolve2d", "corr2d", "corr2d_loop", "corr2d_matrix",
+    "get_backend", "kernels", "learn_kernel", "nn_Module", "plot", "receptive_field", "record",
+    "set_backend", "use_backend",
 ]

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .backend import ops
+from .module import Module
 
 Mode = Literal["correlate", "convolve"]
 MODES: tuple[str, ...] = ("correlate", "convolve")
@@ -132,26 +133,43 @@ def convolve2d(X: Any, K: Any) -> Any:
     return fast_shift_and_add(B, X, B.flip(K))
 
 
+#: Refuse a ``corr2d_matrix`` larger than this many entries (float32: 400 MB).
+MATRIX_MAX_ENTRIES = 10**8
+
+
 def corr2d_matrix(K: Any, image_shape: Sequence[int]) -> Any:
     """The matrix ``W`` with ``W @ vec(X) == vec(corr2d(X, K))`` for images of ``image_shape``.
 
     Cross-correlation is linear in ``X``; row ``i * W' + j`` holds the kernel placed at (i, j).
+    ``W`` is built as ``sum K[a, b] * E_ab`` over constant 0/1 placement matrices, so it is
+    differentiable in ``K`` on every backend.
     """
     B = ops()
     kh, kw = check_matrix(B, K, "the kernel K", "corr2d_matrix")
-    n_h, n_w = (int(s) for s in image_shape)
+    try:
+        n_h, n_w = (int(s) for s in image_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"corr2d_matrix: image_shape must be a pair (height, width), got {image_shape!r}") from None
     if kh > n_h or kw > n_w:
         raise ValueError(f"corr2d_matrix: the kernel K of shape {(kh, kw)} is larger than the "
                          f"image shape {(n_h, n_w)}")
-    kernel = B.numpy(as_float(B, K))
     oh, ow = n_h - kh + 1, n_w - kw + 1
-    W = np.zeros((oh * ow, n_h * n_w), dtype=kernel.dtype)
-    for i in range(oh):
-        for j in range(ow):
-            placed = np.zeros((n_h, n_w), dtype=kernel.dtype)
-            placed[i:i + kh, j:j + kw] = kernel
-            W[i * ow + j] = placed.ravel()
-    return B.from_numpy(W)
+    if oh * ow * n_h * n_w > MATRIX_MAX_ENTRIES:
+        raise ValueError(f"corr2d_matrix: for an image of shape {(n_h, n_w)} the matrix would be "
+                         f"{oh * ow} x {n_h * n_w} = {oh * ow * n_h * n_w:,} entries (limit "
+                         f"{MATRIX_MAX_ENTRIES:,}); use corr2d for images this large")
+    K = as_float(B, K)
+    dtype = np.dtype(B.dtype_name(K))
+    rows = np.arange(oh * ow)
+    i, j = np.divmod(rows, ow)
+    W = None
+    for a in range(kh):
+        for b in range(kw):
+            placement = np.zeros((oh * ow, n_h * n_w), dtype)
+            placement[rows, (i + a) * n_w + (j + b)] = 1
+            E = B.from_numpy(placement)
+            W = K[a, b] * E if W is None else B.multiply_add(W, K[a, b], E)
+    return W
 
 
 def check_kernel_size(kernel_size: Any) -> tuple[int, int]:
@@ -174,7 +192,7 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-class Conv2D:
+class Conv2D(Module):
     """A 2-D convolutional layer: ``corr2d(X, weight) + bias`` (``mode="convolve"``: strict).
 
     ``weight`` starts uniform in [0, 1) from ``numpy.random.default_rng(seed)``, so every backend
@@ -196,8 +214,6 @@ class Conv2D:
         bias = self.bias if bias is None else bias
         out = (convolve2d if self.mode == "convolve" else corr2d)(X, weight)
         return out if bias is None else out + bias
-
-    __call__ = forward
 
     def parameters(self) -> list[Any]:
         return [self.weight] if self.bias is None else [self.weight, self.bias]

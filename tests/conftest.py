@@ -1,7 +1,9 @@
 """The ``backend`` fixture: every test that touches tensors runs once per backend.
 
-``D2LCONV_TEST_BACKENDS`` (comma list, default all four) says which backends this environment
+``D2LCONV_TEST_BACKENDS`` (comma list, default all five) says which backends this environment
 tests; ``D2LCONV_REQUIRE_BACKENDS`` turns "not installed" skips into failures (CI sets it).
+Only a framework that is not installed (``BackendNotInstalledError``) skips; a framework that
+fails to import, and any error in d2lconv's own code, fails the test.
 """
 
 from __future__ import annotations
@@ -10,26 +12,40 @@ import os
 
 import pytest
 
-from d2lconv.backend import BACKENDS, canonical_name, load, use_backend
+from d2lconv.backend import BACKENDS, BackendNotInstalledError, canonical_name, load, load_order, use_backend
 
 
 def _names(var: str, default: str) -> list[str]:
     raw = os.environ.get(var, default)
-    return [canonical_name(n) for n in raw.split(",") if n.strip()]
+    return list(dict.fromkeys(canonical_name(n) for n in raw.split(",") if n.strip()))
 
 
 TEST_BACKENDS = _names("D2LCONV_TEST_BACKENDS", ",".join(BACKENDS))
 REQUIRED = set(_names("D2LCONV_REQUIRE_BACKENDS", ""))
+#: Backends other than numpy, for tests that compare a backend with the numpy one.
+OTHER_BACKENDS = [n for n in TEST_BACKENDS if n != "numpy"]
+_NOT_INSTALLED: dict[str, str] = {}
+
+
+def pytest_sessionstart(session):
+    """Load every tested backend once, in an order in which they can share this process."""
+    for name in load_order(TEST_BACKENDS):
+        try:
+            load(name)
+        except BackendNotInstalledError as exc:
+            _NOT_INSTALLED[name] = str(exc)
+        except ImportError:
+            pass  # installed but broken: every test on it fails with the error (load_or_skip)
 
 
 def load_or_skip(name: str):
-    """The backend module, or a skip with the reason (a failure when the backend is required)."""
+    """The backend module, or a skip naming what is not installed (a failure when required)."""
     try:
         return load(name)
-    except ImportError as exc:
+    except BackendNotInstalledError as exc:
         if name in REQUIRED:
             pytest.fail(f"backend {name!r} is required here (D2LCONV_REQUIRE_BACKENDS) but: {exc}")
-        pytest.skip(f"backend {name!r} unavailable: {exc}")
+        pytest.skip(f"backend {name!r} not installed: {exc}")
 
 
 @pytest.fixture(params=TEST_BACKENDS)
@@ -40,7 +56,18 @@ def backend(request):
         yield ops
 
 
+@pytest.fixture(params=OTHER_BACKENDS)
+def other_backend(request):
+    """A backend other than numpy (loaded, not active), for comparisons with the numpy backend."""
+    return load_or_skip(request.param)
+
+
 @pytest.fixture
-def loaded_backends():
-    """Every backend this environment tests, loaded (for cross-backend comparisons)."""
-    return {name: load_or_skip(name) for name in TEST_BACKENDS}
+def installed_backends():
+    """Every tested backend that is installed, loaded; missing ones are listed in the test's report."""
+    found = {}
+    for name in TEST_BACKENDS:
+        if name in _NOT_INSTALLED and name not in REQUIRED:
+            continue
+        found[name] = load_or_skip(name)
+    return found

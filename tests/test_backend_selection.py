@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 import d2lconv as d2l
-from d2lconv.backend import BACKENDS, canonical_name, install_hint
+from d2lconv.backend import BACKENDS, FRAMEWORKS, canonical_name, install_hint
 
-from .conftest import TEST_BACKENDS, load_or_skip
+from .conftest import OTHER_BACKENDS, TEST_BACKENDS, load_or_skip
 
-FRAMEWORK_MODULES = ("torch", "tensorflow", "mxnet")
+FRAMEWORK_MODULES = tuple(f.module for name, f in FRAMEWORKS.items() if name != "numpy")
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
@@ -29,16 +29,16 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("given, canonical", [
     ("numpy", "numpy"), ("torch", "torch"), ("pytorch", "torch"), ("tf", "tensorflow"),
     ("tensorflow", "tensorflow"), ("mxnet", "mxnet"), ("  Torch ", "torch"), ("TF", "tensorflow"),
-    ("NumPy", "numpy"), ("PyTorch", "torch"),
+    ("NumPy", "numpy"), ("PyTorch", "torch"), ("jax", "jax"), (" JAX", "jax"),
 ])
 def test_names_and_aliases(given, canonical):
     assert canonical_name(given) == canonical
 
 
-@pytest.mark.parametrize("bad", ["", "jax", "numpy2", "torch,tf", "  "])
+@pytest.mark.parametrize("bad", ["", "jaxx", "numpy2", "torch,tf", "  "])
 def test_unknown_names_raise_with_the_valid_ones(bad):
     with pytest.raises(ValueError, match=r"unknown d2lconv backend .*valid names: 'numpy', 'torch', "
-                                         r"'tensorflow', 'mxnet' \(aliases: 'pytorch' for 'torch'"):
+                                         r"'tensorflow', 'mxnet', 'jax' \(aliases: 'pytorch' for 'torch'"):
         d2l.set_backend(bad)
     with pytest.raises(ValueError, match="unknown d2lconv backend"):
         with d2l.use_backend(bad):
@@ -57,53 +57,69 @@ def test_env_var_selects(value, expected):
     assert out.stdout.strip() == expected
 
 
-def test_env_var_selects_each_installed_backend():
-    for name in TEST_BACKENDS:
-        load_or_skip(name)
-        out = run_python("import d2lconv as d2l; print(d2l.get_backend(), type(d2l.zeros(2)).__module__)",
-                         D2LCONV_BACKEND=name)
-        assert out.returncode == 0, out.stderr
-        backend, module = out.stdout.split()
-        assert backend == name and module.split(".")[0] == name
+@pytest.mark.parametrize("name", TEST_BACKENDS)
+def test_env_var_selects_each_installed_backend(name):
+    load_or_skip(name)
+    out = run_python("import d2lconv as d2l; from d2lconv.backend import load; "
+                     f"print(d2l.get_backend(), isinstance(d2l.zeros(2), load({name!r}).Tensor))",
+                     D2LCONV_BACKEND=name)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [name, "True"]
 
 
-def test_bad_env_var_fails_loudly():
-    out = run_python("import d2lconv as d2l; d2l.zeros(2)", D2LCONV_BACKEND="jaxx")
-    assert out.returncode != 0
-    assert "D2LCONV_BACKEND='jaxx' is not a d2lconv backend; valid names: 'numpy'" in out.stderr
+@pytest.mark.parametrize("value", ["jaxx", "numpy2", "torch,tf"])
+def test_bad_env_var_fails_at_import_and_imports_no_framework(value):
+    """The name is checked by ``import d2lconv`` itself, not at the first op, and loads nothing."""
+    code = ("import sys\ntry:\n    import d2lconv\nexcept ValueError as e:\n    print('ERROR', e)\n"
+            f"print([m for m in {FRAMEWORK_MODULES!r} if m in sys.modules])")
+    out = run_python(code, D2LCONV_BACKEND=value)
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.strip().splitlines()
+    assert first.startswith(f"ERROR D2LCONV_BACKEND={value!r} is not a d2lconv backend; valid names: 'numpy'")
+    assert "'jax'" in first and second == "[]"
 
 
-def test_use_backend_restores_exactly(loaded_backends):
+def test_use_backend_restores_exactly(other_backend):
     before = d2l.get_backend()
-    names = list(loaded_backends)
-    with d2l.use_backend(names[-1]):
-        assert d2l.get_backend() == names[-1]
-        with d2l.use_backend(names[0]):
-            assert d2l.get_backend() == names[0]
-        assert d2l.get_backend() == names[-1]
+    with d2l.use_backend(other_backend.NAME):
+        assert d2l.get_backend() == other_backend.NAME
+        with d2l.use_backend("numpy"):
+            assert d2l.get_backend() == "numpy"
+        assert d2l.get_backend() == other_backend.NAME
     assert d2l.get_backend() == before
     with pytest.raises(RuntimeError):
-        with d2l.use_backend(names[-1]):
+        with d2l.use_backend(other_backend.NAME):
             raise RuntimeError("boom")
     assert d2l.get_backend() == before
 
 
-def test_set_backend_changes_the_default_and_names_follow(loaded_backends):
+@pytest.mark.parametrize("name", TEST_BACKENDS)
+def test_set_backend_changes_the_default_and_names_follow(name):
+    backend = load_or_skip(name)
     before = d2l.get_backend()
     try:
-        for name, module in loaded_backends.items():
-            d2l.set_backend(name)
-            assert d2l.get_backend() == name
-            assert d2l.zeros is module.zeros and d2l.float32 is module.float32
-            assert module.is_tensor(d2l.ones((2, 2)))
+        d2l.set_backend(name)
+        assert d2l.get_backend() == name
+        assert d2l.zeros is backend.zeros and d2l.float32 is backend.float32
     finally:
         d2l.set_backend(before)
+    assert d2l.get_backend() == before
+    # outside the fixture's use_backend block the module attributes are the default's again
+    code = (f"import d2lconv as d2l; from d2lconv.backend import load; d2l.set_backend({backend.NAME!r}); "
+            f"m = load({backend.NAME!r}); print(d2l.zeros is m.zeros, d2l.float32 is m.float32, "
+            f"m.is_tensor(d2l.ones((2, 2))))")
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "True", "True"]
 
 
-def test_threads_use_different_backends_at_once(loaded_backends):
-    """Each thread runs its own use_backend block; results and the default stay right."""
+def test_threads_use_different_backends_at_once(other_backend):
+    """Two threads, each inside its own use_backend block at the same time, see only their own.
+
+    With a process-wide variable instead of the ContextVar, one thread would see the other's."""
     default = d2l.get_backend()
-    barrier = threading.Barrier(len(loaded_backends))
+    names = ["numpy", other_backend.NAME]
+    barrier = threading.Barrier(2)
     results, errors = {}, []
 
     def work(name):
@@ -115,37 +131,41 @@ def test_threads_use_different_backends_at_once(loaded_backends):
                     X = d2l.tensor(np.where((np.arange(8) >= 2) & (np.arange(8) < 6), 0.0, 1.0)[None].repeat(6, 0))
                     Y = d2l.corr2d(X, d2l.tensor([[1.0, -1.0]]))
                     kernel, losses = d2l.learn_kernel(X, Y, (1, 2))
-                    assert loaded_backends[name].is_tensor(kernel)
+                    assert d2l.is_tensor(kernel) and d2l.get_backend() == name
+                barrier.wait(timeout=60)
                 results[name] = (d2l.numpy(kernel), losses)
         except Exception as exc:  # reported below with the thread's backend
             errors.append((name, repr(exc)))
+            barrier.abort()
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in loaded_backends]
+    threads = [threading.Thread(target=work, args=(n,)) for n in names]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=300)
     assert not errors, errors
-    assert set(results) == set(loaded_backends)
-    reference = next(iter(results.values()))
+    assert set(results) == set(names)
     for name, (kernel, losses) in results.items():
-        np.testing.assert_allclose(losses, reference[1], rtol=1e-4, err_msg=name)
-        np.testing.assert_allclose(kernel, reference[0], rtol=1e-4, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(losses, results["numpy"][1], rtol=1e-4, err_msg=name)
+        np.testing.assert_allclose(kernel, results["numpy"][0], rtol=1e-4, atol=1e-6, err_msg=name)
     assert d2l.get_backend() == default
 
 
-def test_a_new_thread_sees_the_process_default_not_a_context():
+def test_a_new_thread_sees_the_process_default_not_a_context(other_backend):
+    default = d2l.get_backend()
+    assert default != other_backend.NAME
     seen = []
-    with d2l.use_backend("numpy"):
+    with d2l.use_backend(other_backend.NAME):
         t = threading.Thread(target=lambda: seen.append(d2l.get_backend()))
         t.start()
         t.join()
-    assert seen == [d2l.get_backend()]
+        assert d2l.get_backend() == other_backend.NAME
+    assert seen == [default]
 
 
 def test_available_backends_imports_nothing():
     code = ("import sys, json, d2lconv as d2l; names = d2l.available_backends(); "
-            "print(json.dumps([names, [m for m in ('torch', 'tensorflow', 'mxnet') if m in sys.modules]]))")
+            f"print(json.dumps([names, [m for m in {FRAMEWORK_MODULES!r} if m in sys.modules]]))")
     out = run_python(code)
     assert out.returncode == 0, out.stderr
     names, imported = json.loads(out.stdout)
@@ -154,21 +174,23 @@ def test_available_backends_imports_nothing():
 
 
 def test_numpy_backend_never_imports_a_framework():
-    code = """
+    code = f"""
 import sys, numpy as np, d2lconv as d2l
-after_import = [m for m in ('torch', 'tensorflow', 'mxnet') if m in sys.modules]
+after_import = [m for m in {FRAMEWORK_MODULES!r} if m in sys.modules]
 img = np.ones((6, 8), np.float32); img[:, 2:6] = 0
 X = d2l.tensor(img); Y = d2l.corr2d(X, d2l.tensor([[1.0, -1.0]]))
 d2l.learn_kernel(X, Y, (1, 2)); d2l.convolve2d(X, d2l.kernels.laplacian())
-print(after_import, [m for m in ('torch', 'tensorflow', 'mxnet') if m in sys.modules])
+from d2lconv import numpy as pinned
+pinned.corr2d(X, d2l.tensor([[1.0, -1.0]]))
+print(after_import, [m for m in {FRAMEWORK_MODULES!r} if m in sys.modules])
 """
     out = run_python(code)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[] []"
 
 
-@pytest.mark.parametrize("name, module", [("torch", "torch"), ("tensorflow", "tensorflow"),
-                                          ("mxnet", "mxnet"), ("pytorch", "torch")])
+@pytest.mark.parametrize("name, module", [("torch", "torch"), ("tensorflow", "tensorflow"), ("mxnet", "mxnet"),
+                                          ("jax", "jax"), ("jax", "jaxlib"), ("pytorch", "torch")])
 def test_missing_framework_names_the_extra(name, module):
     code = (f"import sys; sys.modules[{module!r}] = None\n"
             f"import d2lconv as d2l\nd2l.set_backend({name!r})")
@@ -176,6 +198,7 @@ def test_missing_framework_names_the_extra(name, module):
     assert out.returncode != 0
     canonical = canonical_name(name)
     assert f"the d2lconv backend {canonical!r} needs the {module!r} package, which is not installed" in out.stderr
+    assert "BackendNotInstalledError" in out.stderr
     assert install_hint(canonical) in out.stderr
     out = run_python(f"import sys; sys.modules[{module!r}] = None\nimport d2lconv as d2l\nd2l.zeros(3)",
                      D2LCONV_BACKEND=name)

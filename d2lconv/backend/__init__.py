@@ -1,8 +1,9 @@
 """Backend selection: the only place in d2lconv that knows which frameworks exist.
 
-A backend is a module in this package (``numpy``, ``torch``, ``tensorflow``, ``mxnet``) that
-defines the same names: d2l's op names (``zeros``, ``reduce_sum``, ...), dtypes, and a few
-primitives (``from_numpy``, ``is_tensor``, ``value_and_grad``, ``compile``, ...).
+A backend is a module in this package (``numpy``, ``torch``, ``tensorflow``, ``mxnet``, ``jax``)
+that defines every name of the contract in ``_api.py``: d2l's op names, dtypes and a few
+primitives, with numpy's meaning. Adding one means writing that module and a row in
+:data:`FRAMEWORKS`.
 
 The active backend is, in order: the innermost ``use_backend`` block of the current context
 (a ``contextvars`` variable, so every thread and asyncio task has its own), else the
@@ -18,26 +19,63 @@ import importlib
 import importlib.metadata
 import importlib.util
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from ._api import BY_NAME, CONTRACT, PUBLIC_NAMES
+
+
+@dataclass(frozen=True)
+class Framework:
+    """What d2lconv needs to know about the framework behind a backend."""
+
+    module: str  # the top-level module the backend imports
+    dist: str  # the PyPI distribution that provides it
+    extra: str  # the d2lconv extra that installs it ("" for the default install)
+    requires: tuple[str, ...] = ()  # other top-level modules the backend needs
+    environ: dict[str, str] = field(default_factory=dict)  # defaults set before the first import
+    broken_hint: str = ""  # what to do when it is installed but fails to import
+    #: frameworks that, once imported, make importing this one crash the interpreter
+    crashes_after: dict[str, str] = field(default_factory=dict)
+
+
+#: Backend -> its framework, in the order backends are listed everywhere.
+FRAMEWORKS: dict[str, Framework] = {
+    "numpy": Framework("numpy", "numpy", "", requires=("autograd",)),
+    "torch": Framework("torch", "torch", "torch"),
+    "tensorflow": Framework("tensorflow", "tensorflow-cpu", "tensorflow",
+                            environ={"TF_CPP_MIN_LOG_LEVEL": "2"}),  # keep C++ start-up chatter out
+    "mxnet": Framework(
+        "mxnet", "mxnet", "mxnet",
+        broken_hint="MXNet 1.9 only works with numpy < 1.24; reinstall with `pip install \"numpy<1.24\"` "
+                    "or use the constraints file constraints/all-backends.txt.",
+        # seen on Linux with tensorflow 2.17 and mxnet 1.9.1: SIGSEGV in MXNet's OperatorTune
+        # static initialiser when libtensorflow is already loaded (the other order works)
+        crashes_after={"tensorflow": "libmxnet's start-up code crashes (segmentation fault) when "
+                                     "TensorFlow's libraries are already loaded"}),
+    "jax": Framework("jax", "jax", "jax", requires=("jaxlib",)),
+}
 #: Canonical backend names, in the order they are listed everywhere.
-BACKENDS: tuple[str, ...] = ("numpy", "torch", "tensorflow", "mxnet")
+BACKENDS: tuple[str, ...] = tuple(FRAMEWORKS)
 #: Other spellings users coming from d2l type.
 ALIASES: dict[str, str] = {"pytorch": "torch", "tf": "tensorflow"}
-#: Backend -> (top-level module it imports, PyPI distribution, d2lconv extra).
-FRAMEWORKS: dict[str, tuple[str, str, str]] = {
-    "numpy": ("numpy", "numpy", ""),
-    "torch": ("torch", "torch", "torch"),
-    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow"),
-    "mxnet": ("mxnet", "mxnet", "mxnet"),
-}
 ENV_VAR = "D2LCONV_BACKEND"
 
-# The op namespace of the innermost use_backend block (or of a numpy gradient trace);
-# None means "the process-wide default".
+
+class BackendNotInstalledError(ImportError):
+    """The framework behind a backend is not installed (the only reason a test may skip it)."""
+
+
+class BackendImportError(ImportError):
+    """The framework is installed but fails to import, or cannot join this process."""
+
+
+# The op namespace of the innermost use_backend block or pinned call; None means "the
+# process-wide default".
 _CONTEXT: contextvars.ContextVar[Any] = contextvars.ContextVar("d2lconv_backend", default=None)
 _DEFAULT: Any = None  # the process-wide default namespace, resolved lazily
 _LOADED: dict[str, ModuleType] = {}
@@ -65,14 +103,65 @@ def canonical_name(name: object) -> str:
     return key
 
 
+def env_backend_name() -> str:
+    """The backend ``D2LCONV_BACKEND`` names (unset or blank: numpy); imports no framework.
+
+    Raises ``ValueError`` with the variable, its value and the valid names.
+    """
+    raw = os.environ.get(ENV_VAR, "")
+    if raw.strip() == "":
+        return "numpy"
+    try:
+        return canonical_name(raw)
+    except ValueError:
+        raise ValueError(f"{ENV_VAR}={raw!r} is not a d2lconv backend; "
+                         f"valid names: {valid_names_text()}") from None
+
+
 def install_hint(name: str) -> str:
     """The pip command that installs the framework behind backend ``name``."""
-    extra = FRAMEWORKS[name][2]
+    extra = FRAMEWORKS[name].extra
     return 'pip install d2lconv' if not extra else f'pip install "d2lconv[{extra}]"'
 
 
+def _import_framework(name: str) -> None:
+    """Import the framework (and what it requires), classifying every way that can fail."""
+    framework = FRAMEWORKS[name]
+    for other, why in framework.crashes_after.items():
+        if other in sys.modules:
+            raise BackendImportError(
+                f"the d2lconv backend {name!r} cannot be loaded into this process because {other!r} is "
+                f"already imported: {why}. Load {name!r} first (for example d2l.use_backend({name!r}) "
+                f"or `import {framework.module}` before anything imports {other!r}), or run the two "
+                f"backends in separate processes (d2lconv matrix does).")
+    for key, value in framework.environ.items():
+        os.environ.setdefault(key, value)
+    for module in (*framework.requires, framework.module):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and exc.name.split(".")[0] == module:
+                raise BackendNotInstalledError(
+                    f"the d2lconv backend {name!r} needs the {module!r} package, which is not "
+                    f"installed; install it with: {install_hint(name)}") from exc
+            raise BackendImportError(_broken_text(name, module, exc)) from exc
+        except Exception as exc:  # installed, but broken (MXNet on numpy >= 1.24, ...)
+            raise BackendImportError(_broken_text(name, module, exc)) from exc
+
+
+def _broken_text(name: str, module: str, exc: BaseException) -> str:
+    hint = FRAMEWORKS[name].broken_hint or f"Reinstall it with: {install_hint(name)}"
+    return (f"{module!r}, needed by the d2lconv backend {name!r}, is installed but failed to import "
+            f"({type(exc).__name__}: {exc}). {hint}")
+
+
 def load(name: str) -> ModuleType:
-    """Import (once) and return the backend module ``name``; ``ImportError`` says what to install."""
+    """Import (once) and return the backend module ``name``.
+
+    A missing framework raises :class:`BackendNotInstalledError` with the pip command; a framework
+    that is installed but cannot import (or cannot share this process with one already loaded)
+    raises :class:`BackendImportError`. An error in d2lconv's own backend module is not caught.
+    """
     name = canonical_name(name)
     module = _LOADED.get(name)
     if module is not None:
@@ -80,44 +169,31 @@ def load(name: str) -> ModuleType:
     with _LOAD_LOCK:
         if name in _LOADED:
             return _LOADED[name]
-        framework = FRAMEWORKS[name][0]
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and exc.name.split(".")[0] in (framework, "autograd"):
-                raise ImportError(
-                    f"the d2lconv backend {name!r} needs the {exc.name.split('.')[0]!r} package, "
-                    f"which is not installed; install it with: {install_hint(name)}") from exc
-            raise
-        except Exception as exc:  # a framework that is installed but cannot import
-            raise ImportError(
-                f"{framework!r}, the framework behind the d2lconv backend {name!r}, is installed but "
-                f"failed to import "
-                f"({type(exc).__name__}: {exc}). {_broken_hint(name)}") from exc
+        _import_framework(name)
+        module = importlib.import_module(f"{__name__}.{name}")
         _LOADED[name] = module
         return module
 
 
-def _broken_hint(name: str) -> str:
-    if name == "mxnet":
-        return ("MXNet 1.9 only works with numpy < 1.24; reinstall with "
-                "`pip install \"numpy<1.24\"` or use the constraints file constraints/all-backends.txt.")
-    return f"Reinstall it with: {install_hint(name)}"
+def load_order(names: list[str] | tuple[str, ...]) -> list[str]:
+    """``names`` in an order in which they can all be loaded into one process.
+
+    A backend whose framework crashes when imported after another one (``crashes_after``) is
+    moved before it; the rest keep their order.
+    """
+    ordered = [canonical_name(n) for n in names]
+    for name in list(ordered):
+        for other in FRAMEWORKS[name].crashes_after:
+            if other in ordered and ordered.index(other) < ordered.index(name):
+                ordered.remove(name)
+                ordered.insert(ordered.index(other), name)
+    return ordered
 
 
 def _default_namespace() -> Any:
     global _DEFAULT
     if _DEFAULT is None:
-        raw = os.environ.get(ENV_VAR, "")
-        if raw.strip() == "":
-            name = "numpy"
-        else:
-            try:
-                name = canonical_name(raw)
-            except ValueError:
-                raise ValueError(f"{ENV_VAR}={raw!r} is not a d2lconv backend; "
-                                 f"valid names: {valid_names_text()}") from None
-        _DEFAULT = load(name)
+        _DEFAULT = load(env_backend_name())
     return _DEFAULT
 
 
@@ -195,29 +271,43 @@ def use_backend(name: str) -> contextlib.AbstractContextManager[ModuleType]:
     return _scoped(load(name))
 
 
-def tracing(namespace: Any) -> contextlib.AbstractContextManager[Any]:
-    """For backends whose autodiff needs other op implementations while a gradient is traced."""
-    return _scoped(namespace)
+def pinned(namespace: Any) -> contextlib.AbstractContextManager[Any]:
+    """Make ``namespace`` the one ``ops()`` returns in this context, for one call into shared code.
+
+    Unlike ``use_backend`` it leaves the ``d2lconv.<op>`` attributes alone (cheap: one ContextVar
+    set and reset), so it is for code that reaches the backend through ``ops()`` only.
+    """
+    return _Pin(namespace)
+
+
+class _Pin:
+    __slots__ = ("namespace", "token")
+
+    def __init__(self, namespace: Any) -> None:
+        self.namespace = namespace
+
+    def __enter__(self) -> Any:
+        self.token = _CONTEXT.set(self.namespace)
+        return self.namespace
+
+    def __exit__(self, *exc: Any) -> None:
+        _CONTEXT.reset(self.token)
 
 
 def available_backends() -> list[str]:
     """The backends whose framework is installed, found without importing any framework."""
     found = []
-    for name in BACKENDS:
-        framework = FRAMEWORKS[name][0]
-        if importlib.util.find_spec(framework) is None:
-            continue
-        if name == "numpy" and importlib.util.find_spec("autograd") is None:
-            continue
-        found.append(name)
+    for name, framework in FRAMEWORKS.items():
+        modules = (framework.module, *framework.requires)
+        if all(importlib.util.find_spec(m) is not None for m in modules):
+            found.append(name)
     return found
 
 
 def framework_version(name: str) -> str | None:
     """The installed version of backend ``name``'s framework, read from package metadata."""
-    name = canonical_name(name)
-    framework, dist, _ = FRAMEWORKS[name]
-    for candidate in (dist, framework, "tensorflow"):
+    framework = FRAMEWORKS[canonical_name(name)]
+    for candidate in (framework.dist, framework.module, "tensorflow"):
         try:
             return importlib.metadata.version(candidate)
         except importlib.metadata.PackageNotFoundError:
@@ -226,6 +316,9 @@ def framework_version(name: str) -> str | None:
 
 
 __all__ = [
-    "ALIASES", "BACKENDS", "ENV_VAR", "available_backends", "canonical_name", "framework_version",
-    "get_backend", "install_hint", "load", "ops", "set_backend", "use_backend",
+    "ALIASES", "BACKENDS", "BY_NAME", "CONTRACT", "ENV_VAR", "FRAMEWORKS", "PUBLIC_NAMES",
+    "BackendImportError", "BackendNotInstalledError", "available_backends", "canonical_name",
+    "env_backend_name", "framework_version", "get_backend", "install_hint", "load", "load_order", "ops",
+    "pinned",
+    "set_backend", "use_backend",
 ]

@@ -1,36 +1,158 @@
-"""Helpers every backend module shares (no framework imports here)."""
+"""Wrappers written once, over a framework namespace ``xp``, that the backend modules bind.
+
+No framework is imported here. A backend passes its namespace (``numpy``, ``torch``, ...) and
+the few facts that differ (how to turn a numpy dtype into its own); what comes back has the
+contract's signature and numpy's meaning (see ``_api.py``).
+"""
 
 from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+#: Math functions every framework names like numpy does; a backend aliases them, no wrapper.
+UNARY_MATH = ("abs", "exp", "log", "sin", "cos", "tanh", "sinh", "cosh", "sqrt")
+DTYPE_NAMES = ("float32", "float64", "int32", "int64")
 
 _RNG_LOCK = threading.Lock()
 _RAGGED_WARNING = getattr(getattr(np, "exceptions", np), "VisibleDeprecationWarning", Warning)
 _RNG = np.random.default_rng(0)
 
 
+def bind_aliases(target: dict[str, Any], xp: Any, names: Iterable[str] = (),
+                 renames: Mapping[str, str] | None = None) -> None:
+    """Bind ``xp.<name>`` into a backend module's globals: an alias, not a wrapper (no overhead).
+
+    ``renames`` maps a contract name to the framework's own (``{"concat": "concatenate"}``);
+    dotted framework names (``"math.log"``) are followed.
+    """
+    renames = dict(renames or {})
+    for name, source in [*((n, n) for n in names if n not in renames), *renames.items()]:
+        value = xp
+        for part in source.split("."):
+            value = getattr(value, part)
+        target[name] = value
+
+
+# ---------------------------------------------------------------------------------------------
+# random numbers: drawn on the host from one seeded generator, so every backend gets the same
+
+
 def seed(value: int) -> None:
-    """Reseed the generator behind ``rand`` and ``normal`` (the same numbers on every backend)."""
+    """Reseed the generator behind ``rand``, ``randn``, ``normal`` and ``get_seed``."""
     global _RNG
     with _RNG_LOCK:
         _RNG = np.random.default_rng(value)
 
 
-def host_uniform(shape: Sequence[int] | int) -> np.ndarray:
-    """Uniform [0, 1) float32 numbers drawn from d2lconv's seeded numpy generator."""
+def get_seed() -> int:
+    """A fresh int in [0, 10**6) from d2lconv's generator (d2l's JAX tab calls it for keys)."""
     with _RNG_LOCK:
-        return _RNG.random(shape, dtype=np.float32)
+        return int(_RNG.integers(0, 10**6))
 
 
-def host_normal(shape: Sequence[int] | int, mean: float, std: float) -> np.ndarray:
-    """Normal float32 numbers drawn from d2lconv's seeded numpy generator."""
-    with _RNG_LOCK:
-        return _RNG.normal(mean, std, shape).astype(np.float32)
+def get_key() -> np.random.Generator:
+    """A fresh numpy ``Generator`` seeded from :func:`get_seed` (frameworks without RNG keys)."""
+    return np.random.default_rng(get_seed())
+
+
+def as_shape(shape: Any) -> tuple[int, ...]:
+    """Accept ``3`` or ``(2, 3)`` the way numpy does."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        return (int(shape),)
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise TypeError(f"a shape must be an int or a sequence of ints, got {shape!r}") from None
+    if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in dims):
+        raise ValueError(f"a shape must hold non-negative ints, got {shape!r}")
+    return tuple(int(d) for d in dims)
+
+
+def shape_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
+    """``rand(2, 3)`` and ``rand((2, 3))`` mean the same, as in torch."""
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        return as_shape(shape[0])
+    return as_shape(shape)
+
+
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, (tuple, list)) or (
+        isinstance(value, (int, np.integer)) and not isinstance(value, bool))
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError(f"normal: {what} must be a number, got {value!r}")
+
+
+def normal_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[int, ...], float, float]:
+    """``(shape, mean, std)`` from any call the book makes.
+
+    The PyTorch and MXNet tabs call ``normal(mean, std, shape)`` (also ``loc``/``scale``/``size``);
+    the TensorFlow tab ``normal(shape, mean, std)`` (also ``stddev``). The first argument decides:
+    a tuple or list is a shape; a number followed by a shape is a mean. Anything that fits neither
+    order raises with both spelled out.
+    """
+    names = {"mean": "mean", "loc": "mean", "std": "std", "stddev": "std", "scale": "std",
+             "shape": "shape", "size": "shape"}
+    given: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if key not in names:
+            raise TypeError(f"normal() got an unexpected keyword {key!r}; valid: {sorted(names)}")
+        given[names[key]] = value
+    orders = {"shape-first": ("shape", "mean", "std"), "mean-first": ("mean", "std", "shape")}
+    if len(args) <= 1 or isinstance(args[0], (tuple, list)):  # normal((2, 3), ...), normal(5)
+        order = orders["shape-first"]
+    elif len(args) == 3 or "shape" in given:  # normal(0, 1, (2, 3)), normal(0, 1, size=(2, 3))
+        order = orders["mean-first"]
+    else:
+        raise TypeError(f"normal{args}: ambiguous; call normal(mean, std, shape) as the PyTorch/MXNet "
+                        f"tabs do, or normal(shape, mean, std) as the TensorFlow tab does, with the "
+                        f"shape a tuple, e.g. normal(0, 1, (3, 2)) or normal((3, 2), 0, 1)")
+    if len(args) > 3:
+        raise TypeError(f"normal() takes at most 3 positional arguments, got {len(args)}")
+    for key, value in zip(order, args):
+        if key in given:
+            raise TypeError(f"normal() got two values for {key!r}")
+        given[key] = value
+    if "shape" not in given:
+        raise TypeError("normal() needs a shape, e.g. normal((2, 3)) or normal(0, 1, (2, 3))")
+    if not _is_shape(given["shape"]):
+        raise TypeError(f"normal: the shape must be an int or a tuple of ints, got {given['shape']!r}")
+    return (as_shape(given["shape"]), _number(given.get("mean", 0.0), "mean"),
+            _number(given.get("std", 1.0), "std"))
+
+
+def make_random(from_numpy: Callable[[np.ndarray], Any]) -> dict[str, Callable[..., Any]]:
+    """``rand``, ``randn``, ``normal`` for a backend: host-drawn, the same numbers on every backend."""
+
+    def rand(*shape: Any, minval: float = 0.0, maxval: float = 1.0) -> Any:
+        with _RNG_LOCK:
+            values = _RNG.random(shape_args(shape), dtype=np.float32)
+        if (minval, maxval) != (0.0, 1.0):
+            values = (minval + (maxval - minval) * values).astype(np.float32)
+        return from_numpy(values)
+
+    def randn(*shape: Any) -> Any:
+        with _RNG_LOCK:
+            return from_numpy(_RNG.standard_normal(shape_args(shape), dtype=np.float32))
+
+    def normal(*args: Any, **kwargs: Any) -> Any:
+        shape, mean, std = normal_args(args, kwargs)
+        with _RNG_LOCK:
+            return from_numpy(_RNG.normal(mean, std, shape).astype(np.float32))
+
+    return {"rand": rand, "randn": randn, "normal": normal}
+
+
+# ---------------------------------------------------------------------------------------------
+# making tensors
 
 
 def host_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -63,11 +185,89 @@ def arange_dtype(start: Any, stop: Any, step: Any) -> Any:
     return np.float32
 
 
+def make_creation(xp: Any, to_dtype: Callable[[Any], Any], float32: Any, *, arange: str = "arange",
+                  linspace_dtype: bool = True) -> dict[str, Callable[..., Any]]:
+    """``zeros``, ``ones``, ``*_like``, ``arange``, ``linspace``, ``eye`` over ``xp``.
+
+    ``to_dtype`` turns a numpy or d2l dtype into the framework's; ``arange`` names the
+    framework's range function; ``linspace_dtype=False`` for a linspace without a dtype argument
+    (cast afterwards).
+    """
+    xp_range = getattr(xp, arange)
+
+    def zeros(shape, dtype=None):
+        return xp.zeros(shape, dtype=float32 if dtype is None else to_dtype(dtype))
+
+    def ones(shape, dtype=None):
+        return xp.ones(shape, dtype=float32 if dtype is None else to_dtype(dtype))
+
+    def zeros_like(x, /, dtype=None):
+        return xp.zeros_like(x, dtype=None if dtype is None else to_dtype(dtype))
+
+    def ones_like(x, /, dtype=None):
+        return xp.ones_like(x, dtype=None if dtype is None else to_dtype(dtype))
+
+    def arange_(start, stop=None, step=1, dtype=None):
+        if stop is None:
+            start, stop = 0, start
+        return xp_range(start, stop, step, dtype=to_dtype(dtype or arange_dtype(start, stop, step)))
+
+    def linspace(start, stop, num=50, dtype=None):
+        dtype = float32 if dtype is None else to_dtype(dtype)
+        if linspace_dtype:
+            return xp.linspace(start, stop, num, dtype=dtype)
+        return xp.cast(xp.linspace(float(start), float(stop), num), dtype)
+
+    def eye(n, m=None, dtype=None):
+        return xp.eye(n, n if m is None else m, dtype=float32 if dtype is None else to_dtype(dtype))
+
+    return {"zeros": zeros, "ones": ones, "zeros_like": zeros_like, "ones_like": ones_like,
+            "arange": arange_, "linspace": linspace, "eye": eye}
+
+
+def make_to(astype: Callable[[Any, Any], Any], is_dtype: Callable[[Any], bool]) -> Callable[[Any, Any], Any]:
+    """d2l's ``to(x, target)``: a dtype converts; the CPU (the only device d2lconv uses) is x itself."""
+
+    def to(x, target, /):
+        if is_dtype(target):
+            return astype(x, target)
+        if target is None or str(target).split(":")[0].lower() == "cpu":
+            return x
+        raise ValueError(f"to: d2lconv tensors live on the CPU; valid targets are a dtype "
+                         f"(d2l.float32, ...) or 'cpu', got {target!r}")
+
+    return to
+
+
+def make_batch_matmul(matmul: Callable[[Any, Any], Any], shape: Callable[[Any], tuple[int, ...]]):
+    """``batch_matmul``: ``matmul`` restricted to two 3-D tensors with the same batch size."""
+
+    def batch_matmul(a, b, /):
+        sa, sb = shape(a), shape(b)
+        if len(sa) != 3 or len(sb) != 3 or sa[0] != sb[0]:
+            raise ValueError(f"batch_matmul needs two 3-D tensors (n, i, j) and (n, j, k) with the "
+                             f"same n, got shapes {sa} and {sb}")
+        return matmul(a, b)
+
+    return batch_matmul
+
+
+# ---------------------------------------------------------------------------------------------
+# shape helpers for frameworks whose own ops differ from numpy's
+
+
 def normalize_axes(axes: Any, ndim: int) -> tuple[int, ...]:
     """``transpose``'s numpy meaning: no axes reverses them all."""
     if axes is None:
         return tuple(range(ndim - 1, -1, -1))
     return tuple(int(a) % ndim if ndim else int(a) for a in axes)
+
+
+def flip_axes(axis: Any, ndim: int) -> list[int]:
+    """``flip``'s axis argument (None, an int or a tuple) as a list of axes."""
+    if axis is None:
+        return list(range(ndim))
+    return [axis] if isinstance(axis, (int, np.integer)) else list(axis)
 
 
 def swapped_axes(ndim: int, axis1: int, axis2: int) -> list[int]:
@@ -78,37 +278,62 @@ def swapped_axes(ndim: int, axis1: int, axis2: int) -> list[int]:
     return perm
 
 
-def as_shape(shape: Any) -> tuple[int, ...]:
-    """Accept ``3`` or ``(2, 3)`` the way numpy does."""
-    if isinstance(shape, (int, np.integer)):
-        return (int(shape),)
-    return tuple(int(s) for s in shape)
-
-
-def shape_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
-    """``rand(2, 3)`` and ``rand((2, 3))`` mean the same, as in torch."""
-    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
-        return as_shape(shape[0])
-    return as_shape(shape)
-
-
 def block_until_ready(x: Any) -> Any:
     """For frameworks that compute synchronously on the CPU: nothing to wait for."""
     return x
 
 
-def multiply_add(y: Any, a: Any, x: Any) -> Any:
+def multiply_add(y: Any, a: Any, x: Any, /) -> Any:
     """``y + a * x`` for frameworks without a fused multiply-add."""
     return y + a * x
 
 
-def make_random(from_numpy: Callable[[np.ndarray], Any]) -> tuple[Callable[..., Any], Callable[..., Any]]:
-    """``rand`` and ``normal`` for a backend: drawn on the host, so every backend gets the same numbers."""
+# ---------------------------------------------------------------------------------------------
+# gradients: one contract, every backend
 
-    def rand(*shape: Any) -> Any:
-        return from_numpy(host_uniform(shape_args(shape)))
 
-    def normal(shape: Any, mean: float = 0.0, std: float = 1.0) -> Any:
-        return from_numpy(host_normal(as_shape(shape), mean, std))
+def require_scalar(value: Any, shape: Callable[[Any], tuple[int, ...]], reshape: Callable[[Any, Any], Any],
+                   is_tensor: Callable[[Any], bool]) -> Any:
+    """``value`` as a 0-d tensor, or the same ``ValueError`` on every backend if it is not one number."""
+    if not is_tensor(value):
+        kind = type(value).__name__
+        raise ValueError(f"value_and_grad: the function must return a scalar tensor computed from its "
+                         f"inputs (e.g. d2l.reduce_sum(...)), got a {kind}: {value!r}"[:300])
+    dims = shape(value)
+    if int(np.prod(dims)) != 1:
+        raise ValueError(f"value_and_grad: the function must return a scalar (one number), got a "
+                         f"tensor of shape {dims}; reduce it first, e.g. d2l.reduce_sum(...)")
+    return value if dims == () else reshape(value, ())
 
-    return rand, normal
+
+def make_value_and_grad(differentiate: Callable[[Callable[..., Any], list[Any], tuple[int, ...]], Any],
+                        shape: Callable[[Any], tuple[int, ...]], reshape: Callable[[Any, Any], Any],
+                        is_tensor: Callable[[Any], bool]) -> Callable[..., Any]:
+    """The contract's ``value_and_grad`` around a backend's ``differentiate(f, args, nums)``.
+
+    ``differentiate`` returns ``(value, [gradient per num])`` for a function ``f`` that already
+    returns a 0-d tensor; argument checks, the scalar rule and the argnums shape live here.
+    """
+
+    def value_and_grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+        many = not isinstance(argnums, (int, np.integer))
+        nums = tuple(int(i) for i in argnums) if many else (int(argnums),)
+        if not nums:
+            raise ValueError("value_and_grad: argnums must name at least one argument")
+
+        def scalar_fn(*args: Any) -> Any:
+            return require_scalar(fn(*args), shape, reshape, is_tensor)
+
+        def run(*args: Any) -> tuple[Any, Any]:
+            for i in nums:
+                if not -len(args) <= i < len(args):
+                    raise ValueError(f"value_and_grad: argnums {argnums!r} names argument {i}, but the "
+                                     f"function was called with {len(args)} positional arguments")
+            positions = tuple(i % len(args) for i in nums)
+            value, grads = differentiate(scalar_fn, list(args), positions)
+            return value, (tuple(grads) if many else grads[0])
+
+        run.__name__ = f"value_and_grad({getattr(fn, '__name__', 'fn')})"
+        return run
+
+    return value_and_grad

@@ -7,19 +7,21 @@ from typing import Any, Callable
 
 import numpy as _np
 from mxnet import autograd, npx
+from mxnet.base import MXNetError
 from mxnet import np as mnp
 
 from . import _common
-from ._common import multiply_add, seed  # noqa: F401  (re-exported backend names)
+from ._common import get_key, get_seed, multiply_add, seed  # noqa: F401  (backend names)
 
 npx.set_np()
 
 NAME = "mxnet"
-float32 = _np.float32
-float64 = _np.float64
-int32 = _np.int32
-int64 = _np.int64
 Tensor = mnp.ndarray
+_common.bind_aliases(globals(), mnp, (*_common.UNARY_MATH, "matmul", "maximum", "expand_dims", "swapaxes",
+                                      "repeat", "meshgrid"), {"reduce_sum": "sum", "reduce_mean": "mean"})
+_common.bind_aliases(globals(), _np, _common.DTYPE_NAMES)  # mxnet.np uses numpy's dtypes
+sigmoid = npx.sigmoid
+globals().update(_common.make_creation(mnp, _np.dtype, _np.float32))
 
 
 def tensor(data: Any, dtype: Any = None) -> mnp.ndarray:
@@ -30,157 +32,105 @@ def tensor(data: Any, dtype: Any = None) -> mnp.ndarray:
     return mnp.array(array, dtype=array.dtype)
 
 
-def from_numpy(array: _np.ndarray) -> mnp.ndarray:
+def from_numpy(array: _np.ndarray, /) -> mnp.ndarray:
     array = _np.asarray(array)
     return mnp.array(array, dtype=array.dtype)
 
 
-abs = mnp.abs
-exp = mnp.exp
-log = mnp.log
-sin = mnp.sin
-cos = mnp.cos
-tanh = mnp.tanh
-sqrt = mnp.sqrt
-maximum = mnp.maximum
-sigmoid = npx.sigmoid
-matmul = mnp.matmul
-expand_dims = mnp.expand_dims
-swapaxes = mnp.swapaxes
-
-
-def reshape(x, shape):
+def reshape(x, shape, /):
     return mnp.reshape(x, shape)
 
 
-def zeros(shape, dtype=float32):
-    return mnp.zeros(shape) if dtype is float32 else mnp.zeros(shape, dtype=dtype)
-
-
-def ones(shape, dtype=float32):
-    return mnp.ones(shape) if dtype is float32 else mnp.ones(shape, dtype=dtype)
-
-
-def zeros_like(x, dtype=None):
-    return mnp.zeros(x.shape, dtype=dtype or x.dtype)
-
-
-def ones_like(x, dtype=None):
-    return mnp.ones(x.shape, dtype=dtype or x.dtype)
-
-
-def arange(start, stop=None, step=1, dtype=None):
-    if stop is None:
-        start, stop = 0, start
-    return mnp.arange(start, stop, step, dtype=dtype or _common.arange_dtype(start, stop, step))
-
-
-def linspace(start, stop, num=50, dtype=float32):
-    return mnp.linspace(start, stop, num, dtype=dtype)
-
-
-def eye(n, m=None, dtype=float32):
-    return mnp.eye(n, m, dtype=dtype)
-
-
-def transpose(x, axes=None):
+def transpose(x, /, axes=None):
     return mnp.transpose(x) if axes is None else mnp.transpose(x, _common.normalize_axes(axes, x.ndim))
 
 
-def reduce_sum(x, axis=None, keepdims=False):
-    return mnp.sum(x) if axis is None and not keepdims else mnp.sum(x, axis=axis, keepdims=keepdims)
-
-
-def reduce_mean(x, axis=None, keepdims=False):
-    return mnp.mean(x, axis=axis, keepdims=keepdims)
-
-
-def stack(xs, axis=0):
+def stack(xs, /, axis=0):
     return mnp.stack(list(xs), axis=axis)
 
 
-def concat(xs, axis=0):
+def concat(xs, /, axis=0):
     return mnp.concatenate(list(xs), axis=axis)
 
 
-def repeat(x, repeats, axis=None):
-    return mnp.repeat(x, repeats, axis=axis)
+def flip(x, /, axis=None):
+    return mnp.flip(x, tuple(_common.flip_axes(axis, x.ndim)))
 
 
-def flip(x, axis=None):
-    axes = tuple(range(x.ndim)) if axis is None else axis
-    return mnp.flip(x, axes)
-
-
-def argmax(x, axis=None):
+def argmax(x, /, axis=None):
     return mnp.argmax(x, axis=axis).astype(_np.int64)
 
 
-def astype(x, dtype):
+def astype(x, dtype, /):
     return x.astype(dtype)
 
 
-def size(x) -> int:
+def size(x, /) -> int:
     return int(x.size)
 
 
-def numpy(x) -> _np.ndarray:
-    return x.asnumpy()
-
-
-rand, normal = _common.make_random(from_numpy)
-
-
-
-def is_tensor(x: Any) -> bool:
-    return isinstance(x, mnp.ndarray)
-
-
-def shape(x) -> tuple[int, ...]:
+def shape(x, /) -> tuple[int, ...]:
     return tuple(x.shape)
 
 
-def is_floating(x) -> bool:
+def numpy(x, /) -> _np.ndarray:
+    return x.asnumpy()
+
+
+def is_tensor(x: Any, /) -> bool:
+    return isinstance(x, mnp.ndarray)
+
+
+def is_floating(x, /) -> bool:
     return _np.issubdtype(x.dtype, _np.floating)
 
 
-def dtype_name(x) -> str:
+def dtype_name(x, /) -> str:
     return _np.dtype(x.dtype).name
 
 
-def compile(fn: Callable[..., Any]) -> Callable[..., Any]:
+def compile(fn: Callable[..., Any], /) -> Callable[..., Any]:
     """MXNet's imperative ops run as they are; hybridizing needs a Block, not a function."""
     return fn
 
 
-def value_and_grad(fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0):
-    """``fn``'s value and its gradient with respect to the positional args ``argnums``."""
-    many = isinstance(argnums, tuple)
-    nums = argnums if many else (argnums,)
+globals().update(_common.make_random(from_numpy))
+to = _common.make_to(astype, lambda t: isinstance(t, (type, _np.dtype)))
+batch_matmul = _common.make_batch_matmul(mnp.matmul, shape)
 
-    def run(*args):
-        full = list(args)
-        inputs = []
-        for i in nums:
-            leaf = args[i].copy()
-            leaf.attach_grad()
-            full[i] = leaf
-            inputs.append(leaf)
-        with autograd.record():
-            value = fn(*full)
+
+def _differentiate(fn: Callable[..., Any], args: list[Any], nums: tuple[int, ...]):
+    inputs = []
+    for i in nums:
+        args[i] = args[i].copy()
+        args[i].attach_grad()
+        inputs.append(args[i])
+    with autograd.record():
+        value = fn(*args)
+    try:
         value.backward()
-        grads = tuple(x.grad for x in inputs)
-        return value.detach(), (grads if many else grads[0])
+    except MXNetError as exc:
+        if "not in a computational graph" not in str(exc):
+            raise
+        return value, [mnp.zeros_like(x) for x in inputs]  # the value does not depend on the inputs
+    return value.detach(), [x.grad for x in inputs]
 
-    return run
+
+value_and_grad = _common.make_value_and_grad(_differentiate, shape, mnp.reshape, is_tensor)
 
 
-def native_corr2d(X, K):
+def native_corr2d(X, K, /):
     """The framework's own 2-D cross-correlation: for benchmarks and as an oracle."""
     h, w = K.shape
     out = npx.convolution(X.reshape(1, 1, *X.shape), K.reshape(1, 1, h, w), kernel=(h, w),
                           num_filter=1, no_bias=True)
     return out[0, 0]
+
+
+def block_until_ready(x, /):
+    """MXNet runs asynchronously: wait until ``x`` is computed (for timing)."""
+    x.wait_to_read()
+    return x
 
 
 #: Direct framework calls equivalent to d2lconv ops, for measuring dispatch overhead.
@@ -190,9 +140,3 @@ NATIVE_OPS = {
     "reshape": mnp.reshape,
     "transpose": mnp.transpose,
 }
-
-
-def block_until_ready(x):
-    """MXNet runs asynchronously: wait until ``x`` is computed (for timing)."""
-    x.wait_to_read()
-    return x

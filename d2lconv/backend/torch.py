@@ -8,14 +8,12 @@ import numpy as _np
 import torch
 
 from . import _common
-from ._common import block_until_ready, seed  # noqa: F401  (re-exported backend names)
+from ._common import block_until_ready, get_key, get_seed, seed  # noqa: F401  (backend names)
 
 NAME = "torch"
-float32 = torch.float32
-float64 = torch.float64
-int32 = torch.int32
-int64 = torch.int64
 Tensor = torch.Tensor
+_common.bind_aliases(globals(), torch, (*_common.UNARY_MATH, *_common.DTYPE_NAMES, "sigmoid", "matmul",
+                                        "maximum", "reshape", "swapaxes"), {"expand_dims": "unsqueeze"})
 
 _TO_TORCH = {_np.dtype(_np.float32): torch.float32, _np.dtype(_np.float64): torch.float64,
              _np.dtype(_np.int32): torch.int32, _np.dtype(_np.int64): torch.int64,
@@ -25,9 +23,12 @@ _TO_TORCH = {_np.dtype(_np.float32): torch.float32, _np.dtype(_np.float64): torc
 
 
 def _torch_dtype(dtype: Any) -> Any:
-    if dtype is None or isinstance(dtype, torch.dtype):
+    if dtype is None or type(dtype) is torch.dtype:
         return dtype
     return _TO_TORCH[_np.dtype(dtype)]
+
+
+globals().update(_common.make_creation(torch, _torch_dtype, torch.float32))
 
 
 def tensor(data: Any, dtype: Any = None) -> torch.Tensor:
@@ -39,161 +40,117 @@ def tensor(data: Any, dtype: Any = None) -> torch.Tensor:
     return out.to(dtype) if isinstance(dtype, torch.dtype) else out
 
 
-def from_numpy(array: _np.ndarray) -> torch.Tensor:
+def from_numpy(array: _np.ndarray, /) -> torch.Tensor:
     return torch.from_numpy(_np.ascontiguousarray(array))
 
 
-abs = torch.abs
-exp = torch.exp
-log = torch.log
-sin = torch.sin
-cos = torch.cos
-tanh = torch.tanh
-sqrt = torch.sqrt
-sigmoid = torch.sigmoid
-matmul = torch.matmul
-maximum = torch.maximum
-reshape = torch.reshape
-expand_dims = torch.unsqueeze
-
-
-def zeros(shape, dtype=float32):
-    return torch.zeros(shape, dtype=dtype if type(dtype) is torch.dtype else _torch_dtype(dtype))
-
-
-def ones(shape, dtype=float32):
-    return torch.ones(shape, dtype=dtype if type(dtype) is torch.dtype else _torch_dtype(dtype))
-
-
-def zeros_like(x, dtype=None):
-    return torch.zeros_like(x, dtype=_torch_dtype(dtype))
-
-
-def ones_like(x, dtype=None):
-    return torch.ones_like(x, dtype=_torch_dtype(dtype))
-
-
-def arange(start, stop=None, step=1, dtype=None):
-    if stop is None:
-        start, stop = 0, start
-    return torch.arange(start, stop, step, dtype=_torch_dtype(dtype or _common.arange_dtype(start, stop, step)))
-
-
-def linspace(start, stop, num=50, dtype=float32):
-    return torch.linspace(start, stop, num, dtype=_torch_dtype(dtype))
-
-
-def eye(n, m=None, dtype=float32):
-    return torch.eye(n, n if m is None else m, dtype=_torch_dtype(dtype))
-
-
-def transpose(x, axes=None):
+def transpose(x, /, axes=None):
     """numpy's meaning: reverse all axes (any rank), or permute by ``axes``."""
     if axes is None:
         return x.t() if x.dim() == 2 else x.permute(*range(x.dim() - 1, -1, -1))
     return x.permute(_common.normalize_axes(axes, x.dim()))
 
 
-def reduce_sum(x, axis=None, keepdims=False):
+def reduce_sum(x, /, axis=None, keepdims=False):
     if axis is None:
         total = torch.sum(x)
         return total.reshape((1,) * x.dim()) if keepdims else total
     return torch.sum(x, dim=axis, keepdim=keepdims)
 
 
-def reduce_mean(x, axis=None, keepdims=False):
+def reduce_mean(x, /, axis=None, keepdims=False):
     if axis is None:
         total = torch.mean(x)
         return total.reshape((1,) * x.dim()) if keepdims else total
     return torch.mean(x, dim=axis, keepdim=keepdims)
 
 
-def stack(xs, axis=0):
+def stack(xs, /, axis=0):
     return torch.stack(list(xs), dim=axis)
 
 
-def concat(xs, axis=0):
+def concat(xs, /, axis=0):
     return torch.cat(list(xs), dim=axis)
 
 
-def swapaxes(x, axis1, axis2):
-    return torch.swapaxes(x, axis1, axis2)
-
-
-def repeat(x, repeats, axis=None):
+def repeat(x, repeats, /, axis=None):
     """numpy's meaning: repeat each element (``torch.repeat_interleave``), not tile."""
     return torch.repeat_interleave(x, repeats, dim=axis)
 
 
-def flip(x, axis=None):
-    dims = list(range(x.dim())) if axis is None else [axis] if isinstance(axis, int) else list(axis)
-    return torch.flip(x, dims)
+def flip(x, /, axis=None):
+    return torch.flip(x, _common.flip_axes(axis, x.dim()))
 
 
-def argmax(x, axis=None):
+def meshgrid(*xs, indexing="xy"):
+    return torch.meshgrid(*xs, indexing=indexing)
+
+
+def argmax(x, /, axis=None):
     return torch.argmax(x, dim=axis)
 
 
-def astype(x, dtype):
+def astype(x, dtype, /):
     return x.to(_torch_dtype(dtype))
 
 
-def size(x) -> int:
+def size(x, /) -> int:
     return x.numel()
 
 
-def numpy(x) -> _np.ndarray:
+def shape(x, /) -> tuple[int, ...]:
+    return tuple(x.shape)
+
+
+def numpy(x, /) -> _np.ndarray:
     """The values as a host numpy array, detached from any autograd graph."""
     return x.detach().cpu().numpy()
 
 
-rand, normal = _common.make_random(from_numpy)
-
-
-
-def is_tensor(x: Any) -> bool:
+def is_tensor(x: Any, /) -> bool:
     return isinstance(x, torch.Tensor)
 
 
-def shape(x) -> tuple[int, ...]:
-    return tuple(x.shape)
-
-
-def is_floating(x) -> bool:
+def is_floating(x, /) -> bool:
     return x.is_floating_point()
 
 
-def dtype_name(x) -> str:
+def dtype_name(x, /) -> str:
     return str(x.dtype).replace("torch.", "")
 
 
-def compile(fn: Callable[..., Any]) -> Callable[..., Any]:
+def compile(fn: Callable[..., Any], /) -> Callable[..., Any]:
     """Eager torch is already fast for shift-and-add; ``torch.compile`` costs seconds per shape."""
     return fn
 
 
-def value_and_grad(fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0):
-    """``fn``'s value and its gradient with respect to the positional args ``argnums``."""
-    many = isinstance(argnums, tuple)
-    nums = argnums if many else (argnums,)
-
-    def run(*args):
-        full = list(args)
-        inputs = []
-        for i in nums:
-            leaf = args[i].detach().requires_grad_(True)
-            full[i] = leaf
-            inputs.append(leaf)
-        with torch.enable_grad():
-            value = fn(*full)
-            grads = torch.autograd.grad(value, inputs, allow_unused=True)
-        grads = tuple(torch.zeros_like(x) if g is None else g for g, x in zip(grads, inputs))
-        return value.detach(), (grads if many else grads[0])
-
-    return run
+def multiply_add(y, a, x, /):
+    """``y + a * x`` in one fused pass (``torch.addcmul``): less memory traffic than two ops."""
+    return torch.addcmul(y, a, x)
 
 
-def native_corr2d(X, K):
+globals().update(_common.make_random(from_numpy))
+to = _common.make_to(astype, lambda t: isinstance(t, torch.dtype) or isinstance(t, (type, _np.dtype)))
+batch_matmul = _common.make_batch_matmul(torch.matmul, shape)
+
+
+def _differentiate(fn: Callable[..., Any], args: list[Any], nums: tuple[int, ...]):
+    inputs = []
+    for i in nums:
+        args[i] = args[i].detach().requires_grad_(True)
+        inputs.append(args[i])
+    with torch.enable_grad():
+        value = fn(*args)
+        if not value.requires_grad:  # the value does not depend on any differentiated input
+            return value, [torch.zeros_like(x) for x in inputs]
+        grads = torch.autograd.grad(value, inputs, allow_unused=True)
+    return value.detach(), [torch.zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
+
+
+value_and_grad = _common.make_value_and_grad(_differentiate, shape, torch.reshape, is_tensor)
+
+
+def native_corr2d(X, K, /):
     """The framework's own 2-D cross-correlation: for benchmarks and as an oracle."""
     return torch.nn.functional.conv2d(X[None, None], K[None, None])[0, 0]
 
@@ -205,8 +162,3 @@ NATIVE_OPS = {
     "reshape": torch.reshape,
     "transpose": lambda x: x.permute(1, 0),
 }
-
-
-def multiply_add(y, a, x):
-    """``y + a * x`` in one fused pass (``torch.addcmul``): less memory traffic than two ops."""
-    return torch.addcmul(y, a, x)

@@ -1,0 +1,125 @@
+"""The JAX backend: ``jax.Array`` on the CPU; gradients by ``jax.value_and_grad``; ``jax.jit`` compiles.
+
+JAX keeps 64-bit types off by default (int64 silently becomes int32). The contract promises
+int64 integers and float64 on request as on every other backend, so loading this backend turns
+``jax_enable_x64`` on; d2lconv's own ops still make float32 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import numpy as _np
+
+jax.config.update("jax_enable_x64", True)
+
+import jax.numpy as jnp  # noqa: E402
+
+from . import _common  # noqa: E402
+from ._common import get_seed, seed  # noqa: E402, F401  (backend names)
+
+NAME = "jax"
+Tensor = jax.Array
+_common.bind_aliases(globals(), jnp, (*_common.UNARY_MATH, *_common.DTYPE_NAMES, "matmul", "maximum", "reshape",
+                                      "transpose", "swapaxes", "expand_dims", "repeat", "meshgrid", "flip"),
+                     {"reduce_sum": "sum", "reduce_mean": "mean"})
+sigmoid = jax.nn.sigmoid
+globals().update(_common.make_creation(jnp, jnp.dtype, jnp.float32))
+
+
+def tensor(data: Any, dtype: Any = None) -> jax.Array:
+    """A new array from nested lists/scalars/arrays; floats default to float32, ints to int64."""
+    if isinstance(data, jax.Array):
+        return jnp.array(data, dtype=dtype, copy=True)
+    return jnp.asarray(_common.host_array(data, dtype))
+
+
+def from_numpy(array: _np.ndarray, /) -> jax.Array:
+    return jnp.asarray(array)
+
+
+def stack(xs, /, axis=0):
+    return jnp.stack(list(xs), axis=axis)
+
+
+def concat(xs, /, axis=0):
+    return jnp.concatenate(list(xs), axis=axis)
+
+
+def argmax(x, /, axis=None):
+    return jnp.argmax(x, axis=axis).astype(jnp.int64)
+
+
+def astype(x, dtype, /):
+    return x.astype(dtype)
+
+
+def size(x, /) -> int:
+    return int(x.size)
+
+
+def shape(x, /) -> tuple[int, ...]:
+    return tuple(x.shape)
+
+
+def numpy(x, /) -> _np.ndarray:
+    return _np.asarray(x)
+
+
+def is_tensor(x: Any, /) -> bool:
+    return isinstance(x, jax.Array)  # tracers inside jit/grad are jax.Array too
+
+
+def is_floating(x, /) -> bool:
+    return jnp.issubdtype(x.dtype, jnp.floating)
+
+
+def dtype_name(x, /) -> str:
+    return _np.dtype(x.dtype).name
+
+
+def compile(fn: Callable[..., Any], /) -> Callable[..., Any]:
+    """``jax.jit``: XLA fuses shift-and-add into one pass; retraced once per input shape."""
+    return jax.jit(fn)
+
+
+def multiply_add(y, a, x, /):
+    return y + a * x  # XLA fuses it under jit; eagerly it is two ops as elsewhere
+
+
+def get_key() -> jax.Array:
+    """A fresh ``jax.random.PRNGKey`` from d2lconv's seeded generator (d2l's JAX ``get_key``)."""
+    return jax.random.PRNGKey(get_seed())
+
+
+globals().update(_common.make_random(from_numpy))
+to = _common.make_to(astype, lambda t: isinstance(t, (type, _np.dtype)))
+batch_matmul = _common.make_batch_matmul(jnp.matmul, shape)
+
+
+def _differentiate(fn: Callable[..., Any], args: list[Any], nums: tuple[int, ...]):
+    value, grads = jax.value_and_grad(fn, argnums=nums)(*args)
+    return value, list(grads)
+
+
+value_and_grad = _common.make_value_and_grad(_differentiate, shape, jnp.reshape, is_tensor)
+
+
+def native_corr2d(X, K, /):
+    """The framework's own 2-D cross-correlation (``jax.lax.conv``): for benchmarks and as an oracle."""
+    return jax.lax.conv(X[None, None], K[None, None], (1, 1), "VALID")[0, 0]
+
+
+def block_until_ready(x, /):
+    """JAX dispatches asynchronously: wait until ``x`` is computed (for timing)."""
+    return x.block_until_ready()
+
+
+#: Direct framework calls equivalent to d2lconv ops, for measuring dispatch overhead.
+NATIVE_OPS = {
+    "zeros": lambda shape: jnp.zeros(shape, jnp.float32),
+    "reduce_sum": jnp.sum,
+    "reshape": jnp.reshape,
+    "transpose": jnp.transpose,
+}

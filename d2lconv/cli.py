@@ -16,7 +16,7 @@ from .backend import (
     ENV_VAR,
     FRAMEWORKS,
     available_backends,
-    canonical_name,
+    env_backend_name,
     framework_version,
     install_hint,
 )
@@ -26,13 +26,13 @@ def _info(args: argparse.Namespace) -> int:
     installed = set(available_backends())
     raw = os.environ.get(ENV_VAR, "")
     try:
-        selected = canonical_name(raw) if raw.strip() else "numpy"
+        selected = env_backend_name()
         problem = None
     except ValueError as exc:
         selected, problem = None, str(exc)
     rows = [{
         "backend": name,
-        "framework": FRAMEWORKS[name][0],
+        "framework": FRAMEWORKS[name].module,
         "installed": name in installed,
         "version": framework_version(name) if name in installed else None,
         "selected": name == selected,
@@ -56,7 +56,7 @@ def _info(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="d2lconv",
-        description="Run d2l's 'Convolutions for Images' on numpy, torch, tensorflow or mxnet, "
+        description="Run d2l's chapter on convolutions on numpy, torch, tensorflow, mxnet or jax, "
                     "from one source.")
     parser.add_argument("--version", action="version", version=f"d2lconv {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

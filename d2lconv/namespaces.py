@@ -29,17 +29,24 @@ def _pin_function(fn: Callable[..., Any], namespace: Any) -> Callable[..., Any]:
     return on_backend
 
 
+_PINNED_CLASSES: dict[tuple[type, int], type] = {}
+
+
 def _pin_class(cls: type, namespace: Any) -> type:
-    """A subclass of ``cls`` whose methods (``__init__``, ``__call__``, ...) run on ``namespace``."""
-    methods = {}
-    for klass in reversed(cls.__mro__[:-1]):  # every class but object, base first
-        for name, member in vars(klass).items():
-            if inspect.isfunction(member) and (not name.startswith("__") or name in ("__init__", "__call__")):
-                methods[name] = _pin_function(member, namespace)
-    methods["__module__"] = cls.__module__
-    methods["__qualname__"] = cls.__qualname__
-    methods["__doc__"] = cls.__doc__
-    return type(cls.__name__, (cls,), methods)
+    """A subclass of ``cls`` whose own methods (``__init__``, ``__call__``, ...) run on ``namespace``.
+
+    Its bases' pinned versions are among its bases too, so ``isinstance(layer, d2l.nn_Module)``
+    holds for a layer made from the same pinned namespace.
+    """
+    key = (cls, id(namespace))
+    if key in _PINNED_CLASSES:
+        return _PINNED_CLASSES[key]
+    methods = {name: _pin_function(member, namespace) for name, member in vars(cls).items()
+               if inspect.isfunction(member) and (not name.startswith("__") or name in ("__init__", "__call__"))}
+    methods.update(__module__=cls.__module__, __qualname__=cls.__qualname__, __doc__=cls.__doc__)
+    bases = (cls, *(_pin_class(b, namespace) for b in cls.__bases__ if b is not object))
+    pinned_cls = type(cls.__name__, bases, methods)
+    return _PINNED_CLASSES.setdefault(key, pinned_cls)
 
 
 class _PinnedModule(ModuleType):

@@ -27,8 +27,10 @@ OTHER_BACKENDS = [n for n in TEST_BACKENDS if n != "numpy"]
 _NOT_INSTALLED: dict[str, str] = {}
 
 
-def pytest_sessionstart(session):
-    """Load every tested backend once, in an order in which they can share this process."""
+@pytest.fixture(scope="session", autouse=True)
+def _load_backends_in_a_safe_order():
+    """Load every tested backend once, in an order in which they can share this process (a
+    fixture, not a hook, so pyproject's warning filters apply to the frameworks' imports)."""
     for name in load_order(TEST_BACKENDS):
         try:
             load(name)

@@ -14,7 +14,7 @@ import pytest
 import d2lconv as d2l
 from d2lconv.backend import BACKENDS, FRAMEWORKS, canonical_name, install_hint
 
-from .conftest import OTHER_BACKENDS, TEST_BACKENDS, load_or_skip
+from .conftest import TEST_BACKENDS, load_or_skip
 
 FRAMEWORK_MODULES = tuple(f.module for name, f in FRAMEWORKS.items() if name != "numpy")
 

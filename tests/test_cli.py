@@ -54,6 +54,6 @@ def test_subcommand_help(command):
 
 
 def test_bad_backend_flag_lists_valid_names():
-    out = subprocess.run([sys.executable, "-m", "d2lconv.cli", "run", "convolutions", "--backend", "jax"],
+    out = subprocess.run([sys.executable, "-m", "d2lconv.cli", "run", "convolutions", "--backend", "jaxx"],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "valid names: 'numpy'" in out.stderr

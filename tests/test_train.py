@@ -62,19 +62,16 @@ def test_losses_match_a_numpy_oracle(backend):
     np.testing.assert_allclose(d2l.numpy(kernel), want_kernel, rtol=1e-4)
 
 
-def test_all_backends_agree(loaded_backends):
-    """Same seed, same numbers: every backend of this environment, side by side in one process."""
+def test_backend_agrees_with_numpy(other_backend):
+    """Same seed, same numbers: this backend and the numpy one, side by side in one process."""
     results = {}
-    for name in loaded_backends:
+    for name in ("numpy", other_backend.NAME):
         with use_backend(name):
             X, Y = _edge_pair()
             kernel, losses = d2l.learn_kernel(X, Y, (1, 2), seed=0)
             results[name] = (d2l.numpy(kernel), np.array(losses))
-    ref_kernel, ref_losses = results[next(iter(results))]
-    for name, (kernel, losses) in results.items():
-        np.testing.assert_allclose(losses, ref_losses, rtol=1e-4, err_msg=f"{name} losses differ")
-        np.testing.assert_allclose(kernel, ref_kernel, rtol=1e-4, atol=1e-6, err_msg=name)
-    assert set(results) == set(loaded_backends)
+    np.testing.assert_allclose(results[other_backend.NAME][1], results["numpy"][1], rtol=1e-4)
+    np.testing.assert_allclose(results[other_backend.NAME][0], results["numpy"][0], rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("kernel_size, y_shape", [((1, 2), (6, 8)), ((2, 2), (6, 7)), ((7, 2), (0, 7))])

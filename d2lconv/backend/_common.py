@@ -106,6 +106,8 @@ def normal_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[in
         if key not in names:
             raise TypeError(f"normal() got an unexpected keyword {key!r}; valid: {sorted(names)}")
         given[names[key]] = value
+    if len(args) > 3:
+        raise TypeError(f"normal() takes at most 3 positional arguments, got {len(args)}")
     orders = {"shape-first": ("shape", "mean", "std"), "mean-first": ("mean", "std", "shape")}
     if len(args) <= 1 or isinstance(args[0], (tuple, list)):  # normal((2, 3), ...), normal(5)
         order = orders["shape-first"]
@@ -115,8 +117,6 @@ def normal_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[in
         raise TypeError(f"normal{args}: ambiguous; call normal(mean, std, shape) as the PyTorch/MXNet "
                         f"tabs do, or normal(shape, mean, std) as the TensorFlow tab does, with the "
                         f"shape a tuple, e.g. normal(0, 1, (3, 2)) or normal((3, 2), 0, 1)")
-    if len(args) > 3:
-        raise TypeError(f"normal() takes at most 3 positional arguments, got {len(args)}")
     for key, value in zip(order, args):
         if key in given:
             raise TypeError(f"normal() got two values for {key!r}")

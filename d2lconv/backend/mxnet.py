@@ -7,8 +7,8 @@ from typing import Any, Callable
 
 import numpy as _np
 from mxnet import autograd, npx
-from mxnet.base import MXNetError
 from mxnet import np as mnp
+from mxnet.base import MXNetError
 
 from . import _common
 from ._common import get_key, get_seed, multiply_add, seed  # noqa: F401  (backend names)

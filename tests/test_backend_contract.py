@@ -1,0 +1,353 @@
+"""The backend contract (``d2lconv/backend/_api.py``): every name and signature on every backend,
+and every op's values against numpy on the same inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import d2lconv as d2l
+from d2lconv.backend import CONTRACT, PUBLIC_NAMES
+from d2lconv.backend._api import BY_NAME, conformance_problems, signature_problems
+
+RNG = np.random.default_rng(7)
+A = RNG.normal(size=(2, 3, 4)).astype(np.float32)
+M = RNG.normal(size=(3, 4)).astype(np.float32)
+N = RNG.normal(size=(4, 5)).astype(np.float32)
+P = (RNG.random((3, 4)).astype(np.float32) + 0.5)
+IDX = np.array([[3, 1, 2], [0, 5, 4]], dtype=np.int64)
+
+# (id, call on the d2lconv namespace with backend tensors, numpy reference on host arrays)
+CASES = [
+    ("tensor-float", lambda d, t: d.tensor([[1.0, 2.0], [3.0, 4.0]]), lambda: np.array([[1, 2], [3, 4]], np.float32)),
+    ("tensor-int", lambda d, t: d.tensor([[1, 2], [3, 4]]), lambda: np.array([[1, 2], [3, 4]], np.int64)),
+    ("tensor-scalar", lambda d, t: d.tensor(2.5), lambda: np.array(2.5, np.float32)),
+    ("tensor-dtype", lambda d, t: d.tensor([1, 2], dtype=d.float32), lambda: np.array([1, 2], np.float32)),
+    ("zeros", lambda d, t: d.zeros((2, 3)), lambda: np.zeros((2, 3), np.float32)),
+    ("zeros-int", lambda d, t: d.zeros(4, dtype=d.int32), lambda: np.zeros(4, np.int32)),
+    ("ones", lambda d, t: d.ones((3, 2)), lambda: np.ones((3, 2), np.float32)),
+    ("zeros_like", lambda d, t: d.zeros_like(t(M)), lambda: np.zeros_like(M)),
+    ("ones_like", lambda d, t: d.ones_like(t(IDX)), lambda: np.ones_like(IDX)),
+    ("arange-int", lambda d, t: d.arange(5), lambda: np.arange(5, dtype=np.int64)),
+    ("arange-range", lambda d, t: d.arange(2, 11, 3), lambda: np.arange(2, 11, 3, dtype=np.int64)),
+    ("arange-float", lambda d, t: d.arange(0.0, 1.0, 0.25), lambda: np.arange(0, 1, 0.25, dtype=np.float32)),
+    ("linspace", lambda d, t: d.linspace(0, 1, 5), lambda: np.linspace(0, 1, 5, dtype=np.float32)),
+    ("eye", lambda d, t: d.eye(3), lambda: np.eye(3, dtype=np.float32)),
+    ("eye-rect", lambda d, t: d.eye(2, 4), lambda: np.eye(2, 4, dtype=np.float32)),
+    ("reshape", lambda d, t: d.reshape(t(A), (4, 6)), lambda: A.reshape(4, 6)),
+    ("reshape-infer", lambda d, t: d.reshape(t(A), (-1, 2)), lambda: A.reshape(-1, 2)),
+    ("transpose-2d", lambda d, t: d.transpose(t(M)), lambda: M.T),
+    ("transpose-3d", lambda d, t: d.transpose(t(A)), lambda: np.transpose(A)),
+    ("transpose-axes", lambda d, t: d.transpose(t(A), (1, 0, 2)), lambda: np.transpose(A, (1, 0, 2))),
+    ("reduce_sum", lambda d, t: d.reduce_sum(t(A)), lambda: np.sum(A)),
+    ("reduce_sum-axis", lambda d, t: d.reduce_sum(t(A), axis=1), lambda: np.sum(A, axis=1)),
+    ("reduce_sum-keepdims", lambda d, t: d.reduce_sum(t(A), axis=2, keepdims=True),
+     lambda: np.sum(A, 2, keepdims=True)),
+    ("reduce_sum-all-keepdims", lambda d, t: d.reduce_sum(t(M), keepdims=True), lambda: np.sum(M, keepdims=True)),
+    ("reduce_mean", lambda d, t: d.reduce_mean(t(A), axis=0), lambda: np.mean(A, axis=0)),
+    ("stack", lambda d, t: d.stack([t(M), t(M) * 2], axis=1), lambda: np.stack([M, M * 2], axis=1)),
+    ("concat", lambda d, t: d.concat([t(M), t(M)], axis=1), lambda: np.concatenate([M, M], axis=1)),
+    ("matmul", lambda d, t: d.matmul(t(M), t(N)), lambda: M @ N),
+    ("matmul-batched", lambda d, t: d.matmul(t(A), t(N)), lambda: A @ N),
+    ("abs", lambda d, t: d.abs(t(M)), lambda: np.abs(M)),
+    ("exp", lambda d, t: d.exp(t(M)), lambda: np.exp(M)),
+    ("log", lambda d, t: d.log(t(P)), lambda: np.log(P)),
+    ("sin", lambda d, t: d.sin(t(M)), lambda: np.sin(M)),
+    ("cos", lambda d, t: d.cos(t(M)), lambda: np.cos(M)),
+    ("tanh", lambda d, t: d.tanh(t(M)), lambda: np.tanh(M)),
+    ("sqrt", lambda d, t: d.sqrt(t(P)), lambda: np.sqrt(P)),
+    ("sigmoid", lambda d, t: d.sigmoid(t(M)), lambda: 1 / (1 + np.exp(-M))),
+    ("maximum", lambda d, t: d.maximum(t(M), t(M * 0)), lambda: np.maximum(M, 0)),
+    ("expand_dims", lambda d, t: d.expand_dims(t(M), 1), lambda: np.expand_dims(M, 1)),
+    ("swapaxes", lambda d, t: d.swapaxes(t(A), 0, 2), lambda: np.swapaxes(A, 0, 2)),
+    ("repeat-flat", lambda d, t: d.repeat(t(IDX), 2), lambda: np.repeat(IDX, 2)),
+    ("repeat-axis", lambda d, t: d.repeat(t(M), 3, axis=0), lambda: np.repeat(M, 3, axis=0)),
+    ("flip-all", lambda d, t: d.flip(t(M)), lambda: np.flip(M)),
+    ("flip-axis", lambda d, t: d.flip(t(A), 1), lambda: np.flip(A, 1)),
+    ("argmax-flat", lambda d, t: d.argmax(t(IDX)), lambda: np.int64(np.argmax(IDX))),
+    ("argmax-axis", lambda d, t: d.argmax(t(M), axis=1), lambda: np.argmax(M, axis=1).astype(np.int64)),
+    ("astype-int", lambda d, t: d.astype(t(M * 10), d.int32), lambda: (M * 10).astype(np.int32)),
+    ("astype-float", lambda d, t: d.astype(t(IDX), d.float32), lambda: IDX.astype(np.float32)),
+    ("from_numpy-f64", lambda d, t: t(M.astype(np.float64)), lambda: M.astype(np.float64)),
+    ("multiply_add", lambda d, t: d.multiply_add(t(M), t(P)[0, 0], t(P)), lambda: M + P[0, 0] * P),
+    ("arith", lambda d, t: (t(M) * 2 - t(P)) / t(P) ** 2, lambda: (M * 2 - P) / P ** 2),
+    ("arith-reflected", lambda d, t: 1.0 - 2.0 / t(P) + (-t(M)), lambda: 1.0 - 2.0 / P + (-M)),
+    ("matmul-operator", lambda d, t: t(M) @ t(N), lambda: M @ N),
+    ("slicing", lambda d, t: t(A)[1, 0:2, 1:4:2], lambda: A[1, 0:2, 1:4:2]),
+    ("sinh", lambda d, t: d.sinh(t(M)), lambda: np.sinh(M)),
+    ("cosh", lambda d, t: d.cosh(t(M)), lambda: np.cosh(M)),
+    ("batch_matmul", lambda d, t: d.batch_matmul(t(A), t(A.transpose(0, 2, 1))), lambda: A @ A.transpose(0, 2, 1)),
+    ("meshgrid-xy", lambda d, t: d.stack(d.meshgrid(d.arange(3), d.arange(2))), lambda: np.stack(np.meshgrid(
+        np.arange(3), np.arange(2)))),
+    ("meshgrid-ij", lambda d, t: d.stack(d.meshgrid(d.arange(3), d.arange(3), indexing="ij")),
+     lambda: np.stack(np.meshgrid(np.arange(3), np.arange(3), indexing="ij"))),
+    ("to-dtype", lambda d, t: d.to(t(IDX), d.float32), lambda: IDX.astype(np.float32)),
+    ("to-cpu", lambda d, t: d.to(t(M), "cpu"), lambda: M),
+    ("zeros-keyword", lambda d, t: d.zeros(shape=(2,), dtype=d.int64), lambda: np.zeros(2, np.int64)),
+    ("reduce_mean-keepdims", lambda d, t: d.reduce_mean(t(M), axis=1, keepdims=True), lambda: M.mean(1, keepdims=True)),
+    ("transpose-keyword", lambda d, t: d.transpose(t(A), axes=(2, 0, 1)), lambda: A.transpose(2, 0, 1)),
+    ("flip-tuple", lambda d, t: d.flip(t(A), axis=(0, 2)), lambda: np.flip(A, (0, 2))),
+    ("stack-keyword", lambda d, t: d.stack((t(M), t(M)), axis=0), lambda: np.stack([M, M])),
+    ("concat-tuple", lambda d, t: d.concat((t(M), t(M) + 1), 1), lambda: np.concatenate([M, M + 1], 1)),
+    ("arange-dtype", lambda d, t: d.arange(16, dtype=d.float32), lambda: np.arange(16, dtype=np.float32)),
+    ("linspace-dtype", lambda d, t: d.linspace(0, 4, 5, dtype=d.float64), lambda: np.linspace(0, 4, 5)),
+    ("eye-dtype", lambda d, t: d.eye(2, dtype=d.int32), lambda: np.eye(2, dtype=np.int32)),
+    ("ones-int-shape", lambda d, t: d.ones(3), lambda: np.ones(3, np.float32)),
+    ("expand_dims-negative", lambda d, t: d.expand_dims(t(M), -1), lambda: M[..., None]),
+    ("astype-float64", lambda d, t: d.astype(t(M), d.float64), lambda: M.astype(np.float64)),
+]
+
+#: Contract names whose values are checked by a dedicated test below rather than by CASES.
+CHECKED_ELSEWHERE = {
+    "size", "shape", "is_tensor", "is_floating", "dtype_name", "rand", "randn", "normal", "seed",
+    "get_seed", "get_key", "value_and_grad", "compile", "numpy", "Tensor",
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_op_matches_numpy(backend, case):
+    _, call, reference = case
+    out = call(d2l, backend.from_numpy)
+    assert backend.is_tensor(out), f"{case[0]} returned {type(out)}, not a {backend.NAME} tensor"
+    got, want = d2l.numpy(out), reference()
+    assert isinstance(got, np.ndarray)
+    assert got.shape == np.shape(want), (got.shape, np.shape(want))
+    assert got.dtype == np.asarray(want).dtype, (got.dtype, np.asarray(want).dtype)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_size_shape_and_predicates(backend):
+    x = backend.from_numpy(A)
+    assert d2l.size(x) == 24 and isinstance(d2l.size(x), int)
+    assert d2l.shape(x) == (2, 3, 4)
+    assert d2l.is_tensor(x) and not d2l.is_tensor(A.tolist())
+    assert d2l.is_floating(x) and not d2l.is_floating(backend.from_numpy(IDX))
+    assert d2l.dtype_name(x) == "float32"
+
+
+def test_random_is_seeded_and_shared_by_backends(backend):
+    d2l.seed(3)
+    u = d2l.numpy(d2l.rand(2, 3))
+    n = d2l.numpy(d2l.normal((4,), mean=1.0, std=0.5))
+    d2l.seed(3)
+    assert np.array_equal(d2l.numpy(d2l.rand((2, 3))), u)
+    gen = np.random.default_rng(3)
+    np.testing.assert_array_equal(u, gen.random((2, 3), dtype=np.float32))
+    np.testing.assert_allclose(n, gen.normal(1.0, 0.5, (4,)).astype(np.float32))
+    assert u.dtype == np.float32 and ((u >= 0) & (u < 1)).all()
+
+
+def test_tensor_type_and_compile(backend):
+    x = d2l.zeros((2, 2))
+    assert isinstance(x, d2l.Tensor) and isinstance(backend.from_numpy(M), d2l.Tensor)
+    double = d2l.compile(lambda a: a * 2.0 + 1.0)
+    np.testing.assert_allclose(d2l.numpy(double(backend.from_numpy(M))), M * 2 + 1, rtol=1e-6)
+
+
+@pytest.mark.parametrize("call", [
+    lambda d: d.normal(0, 1, (3, 2, 1, 1)),               # the PyTorch and MXNet tabs
+    lambda d: d.normal((3, 2, 1, 1), 0, 1),               # the TensorFlow tab
+    lambda d: d.normal((3, 2, 1, 1)),
+    lambda d: d.normal(mean=0.0, std=1.0, size=(3, 2, 1, 1)),
+    lambda d: d.normal(shape=(3, 2, 1, 1), mean=0.0, stddev=1.0),
+    lambda d: d.normal(loc=0.0, scale=1.0, size=(3, 2, 1, 1)),
+    lambda d: d.normal(0, 1, size=(3, 2, 1, 1)),
+], ids=["mean-std-shape", "shape-mean-std", "shape", "torch-keywords", "tf-keywords", "numpy-keywords",
+        "size-keyword"])
+def test_normal_takes_every_order_the_book_uses(backend, call):
+    d2l.seed(11)
+    got = d2l.numpy(call(d2l))
+    want = np.random.default_rng(11).normal(0.0, 1.0, (3, 2, 1, 1)).astype(np.float32)
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == np.float32
+
+
+@pytest.mark.parametrize("args, match", [((0, 1), "ambiguous"), ((0, 1, (2,), 3), "at most 3"),
+                                         (("a", 1, (2,)), "mean must be a number"),
+                                         ((0, 1, "x"), "shape must be"), ((), "needs a shape")])
+def test_normal_bad_calls_say_what_is_wrong(backend, args, match):
+    with pytest.raises(TypeError, match=match):
+        d2l.normal(*args)
+
+
+def test_rand_randn_get_seed_get_key(backend):
+    d2l.seed(5)
+    r, n, s = d2l.numpy(d2l.rand(2, 2, minval=-1.0, maxval=1.0)), d2l.numpy(d2l.randn((3,))), d2l.get_seed()
+    gen = np.random.default_rng(5)
+    np.testing.assert_allclose(r, -1.0 + 2.0 * gen.random((2, 2), dtype=np.float32), rtol=1e-6)
+    np.testing.assert_array_equal(n, gen.standard_normal((3,), dtype=np.float32))
+    assert s == int(gen.integers(0, 10**6)) and isinstance(s, int)
+    key = d2l.get_key()  # the framework's RNG key (a jax PRNGKey) or a seeded numpy Generator
+    assert key is not None and d2l.get_seed() != s
+
+
+def test_numpy_of_a_tensor_inside_gradients_is_detached(backend):
+    """d2l.numpy works on a tensor that takes part in a gradient (torch: requires_grad)."""
+    seen = {}
+
+    def f(w):
+        seen["host"] = None
+        return d2l.reduce_sum(w * w)
+
+    value, grad = d2l.value_and_grad(f)(backend.from_numpy(M))
+    np.testing.assert_allclose(d2l.numpy(grad), 2 * M, rtol=1e-6)
+    assert float(d2l.numpy(value)) == pytest.approx(float(np.sum(M * M)), rel=1e-5)
+
+
+def test_value_and_grad_several_arguments(backend):
+    def f(a, b, scale):
+        return d2l.reduce_sum(d2l.matmul(a, b)) * scale
+
+    a, b = backend.from_numpy(M), backend.from_numpy(N)
+    value, (ga, gb) = d2l.value_and_grad(f, argnums=(0, 1))(a, b, 3.0)
+    np.testing.assert_allclose(d2l.numpy(ga), 3 * np.ones((3, 5)) @ N.T, rtol=1e-5)
+    np.testing.assert_allclose(d2l.numpy(gb), 3 * M.T @ np.ones((3, 5)), rtol=1e-5)
+    np.testing.assert_allclose(float(d2l.numpy(value)), 3 * np.sum(M @ N), rtol=1e-5)
+
+
+def test_value_and_grad_unused_argument_is_zero(backend):
+    _, (ga, gb) = d2l.value_and_grad(lambda a, b: d2l.reduce_sum(a), argnums=(0, 1))(
+        backend.from_numpy(M), backend.from_numpy(N))
+    np.testing.assert_array_equal(d2l.numpy(gb), np.zeros_like(N))
+    np.testing.assert_array_equal(d2l.numpy(ga), np.ones_like(M))
+
+
+def test_backend_conforms_to_the_contract(backend):
+    """Every contract name exists, with a signature that accepts every call the contract allows."""
+    assert conformance_problems(backend) == {}
+
+
+def test_every_public_name_is_checked_against_numpy():
+    import inspect
+    source = inspect.getsource(inspect.getmodule(test_op_matches_numpy))
+    unchecked = [e.name for e in CONTRACT if e.kind != "internal" and e.name not in CHECKED_ELSEWHERE
+                 and f"d.{e.name}(" not in source and f"d.{e.name}" not in source]
+    assert unchecked == [], f"contract names no value test covers: {unchecked}"
+    assert d2l.OP_NAMES <= PUBLIC_NAMES and "native_corr2d" not in PUBLIC_NAMES
+
+
+@pytest.mark.parametrize("name", ["native_corr2d", "NATIVE_OPS", "block_until_ready", "NAME"])
+def test_internal_helpers_are_not_public(name):
+    assert name not in dir(d2l)
+    with pytest.raises(AttributeError):
+        getattr(d2l, name)
+
+
+def test_signature_checker_catches_what_it_should():
+    """The checker itself: a wrong keyword name, a missing default, an extra required parameter."""
+    assert signature_problems(lambda x, /, axis=None, keepdims=False: 0, BY_NAME["reduce_sum"]) == []
+    assert signature_problems(lambda x, dim=None, keepdim=False: 0, BY_NAME["reduce_sum"]) == [
+        "has no parameter named 'axis'", "has no parameter named 'keepdims'"]
+    assert "has no default" in signature_problems(lambda x, axes: 0, BY_NAME["transpose"])[0]
+    assert "requires parameters" in signature_problems(lambda x, shape, order: 0, BY_NAME["reshape"])[0]
+    assert "positionally only" in signature_problems(lambda x, axis, /: 0, BY_NAME["flip"])[0]
+    assert signature_problems(np.abs, BY_NAME["abs"]) == []  # a C function: positional-only contract
+    assert "cannot be read" in signature_problems(np.add.reduce, BY_NAME["reduce_sum"])[0]
+
+
+def test_tensor_protocol_scalars_and_len(backend):
+    x = backend.from_numpy(A)
+    assert len(x) == 2 and tuple(int(d) for d in x.shape) == (2, 3, 4)
+    np.testing.assert_allclose(d2l.numpy(2 ** backend.from_numpy(M)), 2 ** M, rtol=1e-5)
+
+
+def test_gradient_through_slices(backend):
+    """Slices (with steps) and integer indices differentiate the same on every backend.
+
+    (Negative steps are not portable: torch refuses them; d2l.flip is the portable spelling.)"""
+    x = backend.from_numpy(M)
+
+    def f(t):
+        return d2l.reduce_sum(t[1:3, ::2] * 2.0) + d2l.reduce_sum(d2l.flip(t[0, :]) ** 2) + t[2, 3]
+
+    _, grad = d2l.value_and_grad(f)(x)
+    want = np.zeros_like(M)
+    want[1:3, ::2] += 2.0
+    want[0, :] += 2 * M[0, :]
+    want[2, 3] += 1.0
+    np.testing.assert_allclose(d2l.numpy(grad), want, rtol=1e-6)
+
+
+def test_numpy_fancy_index_gradient_keeps_repeated_indices():
+    """The numpy backend's fast slice gradient must leave fancy indexing (with repeats) exact."""
+    from d2lconv.backend import use_backend
+
+    with use_backend("numpy"):
+        _, grad = d2l.value_and_grad(
+            lambda t: d2l.reduce_sum(t[[0, 0, 2]] * 3.0) + d2l.reduce_sum(t[1, ::-2]))(M.copy())
+    want = np.zeros_like(M)
+    want[0] += 6.0
+    want[2] += 3.0
+    want[1, ::-2] += 1.0
+    np.testing.assert_allclose(grad, want)
+
+
+# --- one gradient contract ------------------------------------------------------------------
+
+
+def test_ops_captured_before_the_trace_work_inside_it(backend):
+    """``from d2lconv import reduce_sum`` / ``B = ops()`` bound before value_and_grad: on numpy this
+    used to raise a TypeError about ``__array_ufunc__``."""
+    from d2lconv import flip, reduce_sum, sigmoid, transpose
+    from d2lconv.backend import ops
+
+    B = ops()
+
+    def f(w):
+        return reduce_sum(B.reshape(transpose(w) * sigmoid(transpose(w)), (-1,)) ** 2) + B.reduce_mean(flip(w))
+
+    value, grad = d2l.value_and_grad(f)(backend.from_numpy(M))
+    s = 1 / (1 + np.exp(-M))
+    want = 2 * (M * s) ** 2 * (1 / M + (1 - s)) + 1.0 / M.size
+    np.testing.assert_allclose(d2l.numpy(grad), want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(float(d2l.numpy(value)), np.sum((M * s) ** 2) + M.mean(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("make", [lambda d, x: x * 2.0, lambda d, x: d.reduce_sum(x, axis=0),
+                                  lambda d, x: d.stack([d.reduce_sum(x), d.reduce_sum(x)])],
+                         ids=["elementwise", "a-row", "two-numbers"])
+def test_a_non_scalar_output_is_the_same_value_error_everywhere(backend, make):
+    with pytest.raises(ValueError, match=r"value_and_grad: the function must return a scalar \(one number\), "
+                                         r"got a tensor of shape \(\d+,?( \d+)?\); reduce it first"):
+        d2l.value_and_grad(lambda x: make(d2l, x))(backend.from_numpy(M))
+
+
+def test_a_non_tensor_output_is_a_value_error(backend):
+    with pytest.raises(ValueError, match="must return a scalar tensor computed from its inputs"):
+        d2l.value_and_grad(lambda x: 3.0)(backend.from_numpy(M))
+
+
+def test_a_one_element_output_counts_as_scalar(backend):
+    value, grad = d2l.value_and_grad(lambda x: d2l.reduce_sum(x, keepdims=True))(backend.from_numpy(M))
+    assert d2l.shape(value) == ()
+    np.testing.assert_array_equal(d2l.numpy(grad), np.ones_like(M))
+
+
+def test_an_output_independent_of_every_input_has_zero_gradients(backend):
+    const = backend.from_numpy(np.float32(2.5) * np.ones((), np.float32))
+    value, (ga, gb) = d2l.value_and_grad(lambda a, b: const * 1.0, argnums=(0, 1))(
+        backend.from_numpy(M), backend.from_numpy(N))
+    assert float(d2l.numpy(value)) == 2.5
+    np.testing.assert_array_equal(d2l.numpy(ga), np.zeros_like(M))
+    np.testing.assert_array_equal(d2l.numpy(gb), np.zeros_like(N))
+
+
+def test_argnums_out_of_range(backend):
+    with pytest.raises(ValueError, match="argnums 2 names argument 2, but the function was called with 1"):
+        d2l.value_and_grad(lambda x: d2l.reduce_sum(x), argnums=2)(backend.from_numpy(M))
+
+
+def test_corr2d_matrix_is_differentiable_in_the_kernel(backend):
+    """Its gradient in K used to be silently zero where W went through host numpy."""
+    K = backend.from_numpy(np.array([[0.0, 1.0], [2.0, 3.0]], np.float32))
+    weights = np.arange(4 * 9, dtype=np.float32).reshape(4, 9)
+    W = backend.from_numpy(weights)
+    _, grad = d2l.value_and_grad(lambda k: d2l.reduce_sum(d2l.corr2d_matrix(k, (3, 3)) * W))(K)
+    want = np.zeros((2, 2), np.float32)  # dW/dK[a, b] puts a one where K[a, b] is placed in each row
+    for row in range(4):
+        i, j = divmod(row, 2)
+        for a in range(2):
+            for b in range(2):
+                want[a, b] += weights[row, (i + a) * 3 + (j + b)]
+    np.testing.assert_allclose(d2l.numpy(grad), want, rtol=1e-6)
+    assert np.abs(want).sum() > 0

@@ -56,8 +56,7 @@ def _info(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="d2lconv",
-        description="Run d2l's chapter on convolutions on numpy, torch, tensorflow, mxnet or jax, "
-                    "from one source.")
+        description=f"Run d2l's chapter on convolutions on any of {', '.join(BACKENDS)}, from one source.")
     parser.add_argument("--version", action="version", version=f"d2lconv {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

@@ -55,6 +55,7 @@ def test_chapter_runs_on_backend(matrix_run, name):
     assert "epoch 10, loss" in text and "same outputs: True" in text
     recorded = json.loads(Path(run["results"]).read_text())
     assert recorded["book example"]["values"] == [19.0, 25.0, 37.0, 43.0]
+    assert "gradient through d2l.corr2d" in recorded and "gradient through d2l.corr2d_loop" in recorded
     assert Path(run["notebook"]).parent == build / name
 
 

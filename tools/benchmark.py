@@ -6,8 +6,8 @@ process (interleaved, medians of repeated runs after warm-up, float32).
     python tools/benchmark.py --json out.json --backends numpy,torch
 
 Sections: conv (shared corr2d vs the framework's own convolution), grad (forward + backward of
-both), loop (corr2d vs the textbook corr2d_loop), dispatch (d2lconv.<op> vs the direct
-framework call), startup (import d2lconv vs import numpy; chapter run vs importing the framework).
+both), loop (corr2d vs the textbook corr2d_loop), dispatch (d2lconv.<op>, and the op of a
+namespace pinned by `from d2lconv import torch as d2l`, vs the direct framework call), startup (import d2lconv vs import numpy; chapter run vs importing the framework).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 import d2lconv as d2l
-from d2lconv.backend import available_backends, canonical_name, load, use_backend
+from d2lconv.backend import available_backends, canonical_name, load, load_order, use_backend
 
 SECTIONS = ("conv", "grad", "loop", "dispatch", "startup")
 
@@ -126,18 +126,23 @@ def bench_dispatch(backend: str, repeat: int, number: int) -> list[dict]:
         # direct framework call; once with the backend as process default (the usual case:
         # D2LCONV_BACKEND or set_backend), once inside a use_backend block.
         # Both sides are the same shape of call: one attribute lookup on a module-like object.
-        scope = {"d2l": d2l, "framework": SimpleNamespace(**{op: direct}), "args": args}
+        # Third: the namespace pinned by `from d2lconv import <backend> as d2l`.
+        scope = {"d2l": d2l, "framework": SimpleNamespace(**{op: direct}), "args": args,
+                 "pinned": getattr(d2l, backend)}
         ours_fn = eval(f"lambda: d2l.{op}(*args)", scope)
         native_fn = eval(f"lambda: framework.{op}(*args)", scope)
+        pinned_fn = eval(f"lambda: pinned.{op}(*args)", scope)
         d2l.set_backend(backend)
         try:
             ours, native = time_pair(ours_fn, native_fn, repeat, number)
+            pinned, native3 = time_pair(pinned_fn, native_fn, repeat, number)
             with use_backend(backend):
                 scoped, native2 = time_pair(ours_fn, native_fn, repeat, number)
         finally:
             d2l.set_backend(previous)
         rows.append({"section": "dispatch", "backend": backend, "case": op, "native_us": native * 1e6,
                      "d2lconv_us": ours * 1e6, "added_us": (ours - native) * 1e6,
+                     "pinned_added_us": (pinned - native3) * 1e6,
                      "in_use_backend_added_us": (scoped - native2) * 1e6})
     return rows
 
@@ -165,7 +170,7 @@ def bench_startup(backends: list[str], repeat: int, chapters: bool) -> list[dict
         from d2lconv.backend import FRAMEWORKS
         from d2lconv.chapters import run_chapter
         for backend in backends:
-            framework = FRAMEWORKS[backend][0]
+            framework = FRAMEWORKS[backend].module
             imports = statistics.median(_python_seconds(f"import {framework}") for _ in range(3))
             with tempfile.TemporaryDirectory() as build:
                 result = run_chapter("convolutions-for-images", backend, Path(build))
@@ -198,8 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated of {SECTIONS}")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
-    backends = ([canonical_name(b) for b in args.backends.split(",")] if args.backends
-                else available_backends())
+    backends = load_order([canonical_name(b) for b in args.backends.split(",")] if args.backends
+                          else available_backends())
     sections = [s.strip() for s in args.sections.split(",")]
     unknown = set(sections) - set(SECTIONS)
     if unknown:

@@ -6,8 +6,9 @@ process (interleaved, medians of repeated runs after warm-up, float32).
     python tools/benchmark.py --json out.json --backends numpy,torch
 
 Sections: conv (shared corr2d vs the framework's own convolution), grad (forward + backward of
-both), loop (corr2d vs the textbook corr2d_loop), dispatch (d2lconv.<op>, and the op of a
-namespace pinned by `from d2lconv import torch as d2l`, vs the direct framework call), startup (import d2lconv vs import numpy; chapter run vs importing the framework).
+both), loop (corr2d vs the textbook corr2d_loop), dispatch (d2lconv.<op>, and the op of
+a namespace pinned by `from d2lconv import torch as d2l`, vs the direct framework call),
+startup (import d2lconv vs import numpy; chapter run vs importing the framework).
 """
 
 from __future__ import annotations

@@ -253,6 +253,53 @@ def make_batch_matmul(matmul: Callable[[Any, Any], Any], shape: Callable[[Any], 
 
 
 # ---------------------------------------------------------------------------------------------
+# ops for frameworks whose arrays already behave like numpy's (numpy, mxnet.np, jax.numpy)
+
+
+def astype(x, dtype, /):
+    """``x.astype(dtype)``: the array method numpy-like frameworks share."""
+    return x.astype(dtype)
+
+
+def size(x, /) -> int:
+    return int(x.size)
+
+
+def shape(x, /) -> tuple[int, ...]:
+    return tuple(x.shape)
+
+
+def is_floating(x, /) -> bool:
+    return np.issubdtype(x.dtype, np.floating)
+
+
+def dtype_name(x, /) -> str:
+    return np.dtype(x.dtype).name
+
+
+def is_numpy_dtype(target: Any) -> bool:
+    """Whether ``target`` names a numpy dtype (``np.float32``, ``np.dtype('int64')``)."""
+    return isinstance(target, (type, np.dtype)) and target is not None
+
+
+def compile(fn: Callable[..., Any], /) -> Callable[..., Any]:
+    """For frameworks with nothing to compile (or where compiling does not pay): ``fn`` itself."""
+    return fn
+
+
+def make_joins(xp: Any) -> dict[str, Callable[..., Any]]:
+    """``stack`` and ``concat`` over a numpy-like ``xp`` (any sequence of tensors, even a generator)."""
+
+    def stack(xs, /, axis=0):
+        return xp.stack(list(xs), axis=axis)
+
+    def concat(xs, /, axis=0):
+        return xp.concatenate(list(xs), axis=axis)
+
+    return {"stack": stack, "concat": concat}
+
+
+# ---------------------------------------------------------------------------------------------
 # shape helpers for frameworks whose own ops differ from numpy's
 
 

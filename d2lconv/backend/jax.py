@@ -17,7 +17,15 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 
 from . import _common  # noqa: E402
-from ._common import get_seed, seed  # noqa: E402, F401  (backend names)
+from ._common import (  # noqa: E402, F401  (these are backend names)
+    astype,
+    dtype_name,
+    get_seed,
+    is_floating,
+    seed,
+    shape,
+    size,
+)
 
 NAME = "jax"
 Tensor = jax.Array
@@ -25,7 +33,7 @@ _common.bind_aliases(globals(), jnp, (*_common.UNARY_MATH, *_common.DTYPE_NAMES,
                                       "transpose", "swapaxes", "expand_dims", "repeat", "meshgrid", "flip"),
                      {"reduce_sum": "sum", "reduce_mean": "mean"})
 sigmoid = jax.nn.sigmoid
-globals().update(_common.make_creation(jnp, jnp.dtype, jnp.float32))
+globals().update(_common.make_creation(jnp, jnp.dtype, jnp.float32), **_common.make_joins(jnp))
 
 
 def tensor(data: Any, dtype: Any = None) -> jax.Array:
@@ -39,28 +47,8 @@ def from_numpy(array: _np.ndarray, /) -> jax.Array:
     return jnp.asarray(array)
 
 
-def stack(xs, /, axis=0):
-    return jnp.stack(list(xs), axis=axis)
-
-
-def concat(xs, /, axis=0):
-    return jnp.concatenate(list(xs), axis=axis)
-
-
 def argmax(x, /, axis=None):
     return jnp.argmax(x, axis=axis).astype(jnp.int64)
-
-
-def astype(x, dtype, /):
-    return x.astype(dtype)
-
-
-def size(x, /) -> int:
-    return int(x.size)
-
-
-def shape(x, /) -> tuple[int, ...]:
-    return tuple(x.shape)
 
 
 def numpy(x, /) -> _np.ndarray:
@@ -69,14 +57,6 @@ def numpy(x, /) -> _np.ndarray:
 
 def is_tensor(x: Any, /) -> bool:
     return isinstance(x, jax.Array)  # tracers inside jit/grad are jax.Array too
-
-
-def is_floating(x, /) -> bool:
-    return jnp.issubdtype(x.dtype, jnp.floating)
-
-
-def dtype_name(x, /) -> str:
-    return _np.dtype(x.dtype).name
 
 
 def compile(fn: Callable[..., Any], /) -> Callable[..., Any]:
@@ -94,7 +74,7 @@ def get_key() -> jax.Array:
 
 
 globals().update(_common.make_random(from_numpy))
-to = _common.make_to(astype, lambda t: isinstance(t, (type, _np.dtype)))
+to = _common.make_to(astype, _common.is_numpy_dtype)
 batch_matmul = _common.make_batch_matmul(jnp.matmul, shape)
 
 

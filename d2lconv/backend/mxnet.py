@@ -11,7 +11,18 @@ from mxnet import np as mnp
 from mxnet.base import MXNetError
 
 from . import _common
-from ._common import get_key, get_seed, multiply_add, seed  # noqa: F401  (backend names)
+from ._common import (  # noqa: F401  (these are backend names)
+    astype,
+    compile,
+    dtype_name,
+    get_key,
+    get_seed,
+    is_floating,
+    multiply_add,
+    seed,
+    shape,
+    size,
+)
 
 npx.set_np()
 
@@ -21,7 +32,7 @@ _common.bind_aliases(globals(), mnp, (*_common.UNARY_MATH, "matmul", "maximum", 
                                       "repeat", "meshgrid"), {"reduce_sum": "sum", "reduce_mean": "mean"})
 _common.bind_aliases(globals(), _np, _common.DTYPE_NAMES)  # mxnet.np uses numpy's dtypes
 sigmoid = npx.sigmoid
-globals().update(_common.make_creation(mnp, _np.dtype, _np.float32))
+globals().update(_common.make_creation(mnp, _np.dtype, _np.float32), **_common.make_joins(mnp))
 
 
 def tensor(data: Any, dtype: Any = None) -> mnp.ndarray:
@@ -45,32 +56,12 @@ def transpose(x, /, axes=None):
     return mnp.transpose(x) if axes is None else mnp.transpose(x, _common.normalize_axes(axes, x.ndim))
 
 
-def stack(xs, /, axis=0):
-    return mnp.stack(list(xs), axis=axis)
-
-
-def concat(xs, /, axis=0):
-    return mnp.concatenate(list(xs), axis=axis)
-
-
 def flip(x, /, axis=None):
     return mnp.flip(x, tuple(_common.flip_axes(axis, x.ndim)))
 
 
 def argmax(x, /, axis=None):
     return mnp.argmax(x, axis=axis).astype(_np.int64)
-
-
-def astype(x, dtype, /):
-    return x.astype(dtype)
-
-
-def size(x, /) -> int:
-    return int(x.size)
-
-
-def shape(x, /) -> tuple[int, ...]:
-    return tuple(x.shape)
 
 
 def numpy(x, /) -> _np.ndarray:
@@ -81,21 +72,8 @@ def is_tensor(x: Any, /) -> bool:
     return isinstance(x, mnp.ndarray)
 
 
-def is_floating(x, /) -> bool:
-    return _np.issubdtype(x.dtype, _np.floating)
-
-
-def dtype_name(x, /) -> str:
-    return _np.dtype(x.dtype).name
-
-
-def compile(fn: Callable[..., Any], /) -> Callable[..., Any]:
-    """MXNet's imperative ops run as they are; hybridizing needs a Block, not a function."""
-    return fn
-
-
 globals().update(_common.make_random(from_numpy))
-to = _common.make_to(astype, lambda t: isinstance(t, (type, _np.dtype)))
+to = _common.make_to(astype, _common.is_numpy_dtype)
 batch_matmul = _common.make_batch_matmul(mnp.matmul, shape)
 
 

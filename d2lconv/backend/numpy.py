@@ -14,13 +14,23 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _common
-from ._common import block_until_ready, get_key, get_seed, multiply_add, seed  # noqa: F401  (backend names)
+from ._common import (  # noqa: F401  (these are backend names)
+    astype,
+    block_until_ready,
+    compile,
+    dtype_name,
+    get_key,
+    get_seed,
+    is_floating,
+    multiply_add,
+    seed,
+)
 
 NAME = "numpy"
 Tensor = np.ndarray
 _common.bind_aliases(globals(), np, (*_common.UNARY_MATH, *_common.DTYPE_NAMES, "matmul", "maximum", "reshape",
                                      "transpose", "swapaxes", "expand_dims", "repeat", "meshgrid"))
-globals().update(_common.make_creation(np, np.dtype, np.float32))
+globals().update(_common.make_creation(np, np.dtype, np.float32), **_common.make_joins(np))
 
 
 def reduce_sum(x, /, axis=None, keepdims=False):
@@ -29,14 +39,6 @@ def reduce_sum(x, /, axis=None, keepdims=False):
 
 def reduce_mean(x, /, axis=None, keepdims=False):
     return np.mean(x, axis=axis, keepdims=keepdims)
-
-
-def stack(xs, /, axis=0):
-    return np.stack(list(xs), axis=axis)
-
-
-def concat(xs, /, axis=0):
-    return np.concatenate(list(xs), axis=axis)
 
 
 def flip(x, /, axis=None):
@@ -48,10 +50,6 @@ def flip(x, /, axis=None):
 
 def sigmoid(x, /):
     return 0.5 * (np.tanh(0.5 * x) + 1)
-
-
-def astype(x, dtype, /):
-    return x.astype(dtype)
 
 
 def argmax(x, /, axis=None):
@@ -96,21 +94,8 @@ def _autograd_box_type() -> Any:
     return None if boxes is None else boxes.ArrayBox
 
 
-def is_floating(x, /) -> bool:
-    return np.issubdtype(x.dtype, np.floating)
-
-
-def dtype_name(x, /) -> str:
-    return np.dtype(x.dtype).name
-
-
-def compile(fn: Callable[..., Any], /) -> Callable[..., Any]:
-    """numpy has nothing to compile: the function itself."""
-    return fn
-
-
 globals().update(_common.make_random(from_numpy))
-to = _common.make_to(astype, lambda t: isinstance(t, (type, np.dtype)) and t is not None)
+to = _common.make_to(astype, _common.is_numpy_dtype)
 batch_matmul = _common.make_batch_matmul(np.matmul, shape)
 
 

@@ -8,7 +8,13 @@ import numpy as _np
 import tensorflow as tf
 
 from . import _common
-from ._common import block_until_ready, get_key, get_seed, multiply_add, seed  # noqa: F401  (backend names)
+from ._common import (  # noqa: F401  (these are backend names)
+    block_until_ready,
+    get_key,
+    get_seed,
+    multiply_add,
+    seed,
+)
 
 NAME = "tensorflow"
 Tensor = tf.Tensor

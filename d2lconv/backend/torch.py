@@ -8,7 +8,12 @@ import numpy as _np
 import torch
 
 from . import _common
-from ._common import block_until_ready, get_key, get_seed, seed  # noqa: F401  (backend names)
+from ._common import (  # noqa: F401  (these are backend names)
+    block_until_ready,
+    get_key,
+    get_seed,
+    seed,
+)
 
 NAME = "torch"
 Tensor = torch.Tensor

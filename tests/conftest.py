@@ -12,7 +12,16 @@ import os
 
 import pytest
 
-from d2lconv.backend import BACKENDS, BackendNotInstalledError, canonical_name, load, load_order, use_backend
+from d2lconv.backend import (
+    BACKENDS,
+    BackendNotInstalledError,
+    available_backends,
+    canonical_name,
+    install_hint,
+    load,
+    load_order,
+    use_backend,
+)
 
 
 def _names(var: str, default: str) -> list[str]:
@@ -48,6 +57,15 @@ def load_or_skip(name: str):
         if name in REQUIRED:
             pytest.fail(f"backend {name!r} is required here (D2LCONV_REQUIRE_BACKENDS) but: {exc}")
         pytest.skip(f"backend {name!r} not installed: {exc}")
+
+
+def require_installed(name: str) -> None:
+    """Skip (or fail, when required) unless backend ``name``'s framework is installed; imports nothing."""
+    if name not in available_backends():
+        message = f"backend {name!r} not installed: {install_hint(name)}"
+        if name in REQUIRED:
+            pytest.fail(f"backend {name!r} is required here (D2LCONV_REQUIRE_BACKENDS) but not installed")
+        pytest.skip(message)
 
 
 @pytest.fixture(params=TEST_BACKENDS)

@@ -242,7 +242,7 @@ def test_signature_checker_catches_what_it_should():
     assert "requires parameters" in signature_problems(lambda x, shape, order: 0, BY_NAME["reshape"])[0]
     assert "positionally only" in signature_problems(lambda x, axis, /: 0, BY_NAME["flip"])[0]
     assert signature_problems(np.abs, BY_NAME["abs"]) == []  # a C function: positional-only contract
-    assert "cannot be read" in signature_problems(np.add.reduce, BY_NAME["reduce_sum"])[0]
+    assert "cannot be read" in signature_problems(min, BY_NAME["reduce_sum"])[0]  # no readable signature
 
 
 def test_tensor_protocol_scalars_and_len(backend):

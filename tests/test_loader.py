@@ -106,7 +106,8 @@ def test_every_ordered_pair_of_installed_frameworks_loads_or_is_refused_clearly(
     names = []
     for name in TEST_BACKENDS:
         if name != "numpy":
-            names.append(conftest.load_or_skip(name).NAME)
+            conftest.require_installed(name)  # subprocesses do the importing
+            names.append(name)
     pairs = list(itertools.permutations(names, 2))
     if not pairs:
         pytest.skip("fewer than two non-numpy frameworks are tested here")
@@ -125,7 +126,7 @@ def test_every_ordered_pair_of_installed_frameworks_loads_or_is_refused_clearly(
 
 def test_readme_example_tf_then_mxnet_is_refused_not_a_segfault():
     for name in ("tensorflow", "mxnet"):
-        conftest.load_or_skip(name)
+        conftest.require_installed(name)
     out = run_python("""
         import d2lconv as d2l
         from d2lconv.backend import BackendImportError
@@ -141,3 +142,19 @@ def test_readme_example_tf_then_mxnet_is_refused_not_a_segfault():
     assert out.returncode == 0, out.stderr[-2000:]
     assert "refused: the d2lconv backend 'mxnet' cannot be loaded" in out.stdout
     assert "still alive numpy" in out.stdout
+
+
+def test_a_missing_framework_is_not_installed_even_after_one_it_conflicts_with():
+    out = run_python("""
+        import sys, types
+        sys.modules['tensorflow'] = types.ModuleType('tensorflow')   # "loaded"
+        sys.modules['mxnet'] = None                                   # not installed
+        import d2lconv as d2l
+        from d2lconv.backend import BackendNotInstalledError
+        try:
+            d2l.set_backend('mxnet')
+        except BackendNotInstalledError as exc:
+            print('not installed:', exc)
+    """)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("not installed: the d2lconv backend 'mxnet' needs the 'mxnet' package")

@@ -184,3 +184,26 @@ def test_conv2d_layer_checks_its_input(backend):
 def test_learn_kernel_rejects_lists(backend):
     with pytest.raises(TypeError, match="learn_kernel: the input X must be a"):
         d2l.learn_kernel([[1.0, 2.0]], d2l.ones((1, 1)), (1, 2))
+
+
+def test_corr2d_matrix_refuses_huge_images(backend):
+    with pytest.raises(ValueError, match=r"corr2d_matrix: for an image of shape \(1000, 1000\) the matrix would be "
+                                         r"996004 x 1000000 = 996,004,000,000 entries \(limit 100,000,000\)"):
+        d2l.corr2d_matrix(d2l.ones((3, 3)), (1000, 1000))
+    with pytest.raises(ValueError, match=r"image_shape must be a pair \(height, width\), got 5"):
+        d2l.corr2d_matrix(d2l.ones((3, 3)), 5)
+
+
+def test_batch_matmul_and_to_name_the_problem(backend):
+    with pytest.raises(ValueError, match=r"batch_matmul needs two 3-D tensors .* got shapes \(3, 4\) and \(4, 5\)"):
+        d2l.batch_matmul(d2l.ones((3, 4)), d2l.ones((4, 5)))
+    with pytest.raises(ValueError, match="to: d2lconv tensors live on the CPU; valid targets are a dtype"):
+        d2l.to(d2l.ones((2,)), "cuda")
+
+
+def test_numpy_without_a_gradient_rule_is_named():
+    """Inside value_and_grad on numpy, a numpy function autograd cannot differentiate says which."""
+    with d2l.use_backend("numpy"):
+        with pytest.raises(TypeError, match=r"numpy\.\w+ was called on a value being differentiated"):
+            windows = np.lib.stride_tricks.sliding_window_view
+            d2l.value_and_grad(lambda x: d2l.reduce_sum(windows(x, 2)))(np.ones(3, np.float32))

@@ -128,7 +128,7 @@ def _import_framework(name: str) -> None:
     """Import the framework (and what it requires), classifying every way that can fail."""
     framework = FRAMEWORKS[name]
     for other, why in framework.crashes_after.items():
-        if other in sys.modules:
+        if other in sys.modules and importlib.util.find_spec(framework.module) is not None:
             raise BackendImportError(
                 f"the d2lconv backend {name!r} cannot be loaded into this process because {other!r} is "
                 f"already imported: {why}. Load {name!r} first (for example d2l.use_backend({name!r}) "

@@ -186,20 +186,28 @@ def arange_dtype(start: Any, stop: Any, step: Any) -> Any:
 
 
 def make_creation(xp: Any, to_dtype: Callable[[Any], Any], float32: Any, *, arange: str = "arange",
-                  linspace_dtype: bool = True) -> dict[str, Callable[..., Any]]:
+                  linspace_dtype: bool = True, makes_float32: bool = False) -> dict[str, Callable[..., Any]]:
     """``zeros``, ``ones``, ``*_like``, ``arange``, ``linspace``, ``eye`` over ``xp``.
 
     ``to_dtype`` turns a numpy or d2l dtype into the framework's; ``arange`` names the
     framework's range function; ``linspace_dtype=False`` for a linspace without a dtype argument
-    (cast afterwards).
+    (cast afterwards); ``makes_float32`` says ``xp.zeros(shape)`` is already float32, so the
+    default call passes no dtype (a keyword costs 0.2 us on torch, 7 us on MXNet).
     """
     xp_range = getattr(xp, arange)
 
-    def zeros(shape, dtype=None):
-        return xp.zeros(shape, dtype=float32 if dtype is None else to_dtype(dtype))
+    if makes_float32:
+        def zeros(shape, dtype=None):
+            return xp.zeros(shape) if dtype is None else xp.zeros(shape, dtype=to_dtype(dtype))
 
-    def ones(shape, dtype=None):
-        return xp.ones(shape, dtype=float32 if dtype is None else to_dtype(dtype))
+        def ones(shape, dtype=None):
+            return xp.ones(shape) if dtype is None else xp.ones(shape, dtype=to_dtype(dtype))
+    else:
+        def zeros(shape, dtype=None):
+            return xp.zeros(shape, dtype=float32 if dtype is None else to_dtype(dtype))
+
+        def ones(shape, dtype=None):
+            return xp.ones(shape, dtype=float32 if dtype is None else to_dtype(dtype))
 
     def zeros_like(x, /, dtype=None):
         return xp.zeros_like(x, dtype=None if dtype is None else to_dtype(dtype))

@@ -32,7 +32,7 @@ _common.bind_aliases(globals(), mnp, (*_common.UNARY_MATH, "matmul", "maximum", 
                                       "repeat", "meshgrid"), {"reduce_sum": "sum", "reduce_mean": "mean"})
 _common.bind_aliases(globals(), _np, _common.DTYPE_NAMES)  # mxnet.np uses numpy's dtypes
 sigmoid = npx.sigmoid
-globals().update(_common.make_creation(mnp, _np.dtype, _np.float32), **_common.make_joins(mnp))
+globals().update(_common.make_creation(mnp, _np.dtype, _np.float32, makes_float32=True), **_common.make_joins(mnp))
 
 
 def tensor(data: Any, dtype: Any = None) -> mnp.ndarray:

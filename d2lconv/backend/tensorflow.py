@@ -30,7 +30,8 @@ def _tf_dtype(dtype: Any) -> Any:
     return tf.as_dtype(_np.dtype(dtype))
 
 
-globals().update(_common.make_creation(tf, _tf_dtype, tf.float32, arange="range", linspace_dtype=False))
+globals().update(_common.make_creation(tf, _tf_dtype, tf.float32, arange="range", linspace_dtype=False,
+                                          makes_float32=True))
 
 
 def tensor(data: Any, dtype: Any = None) -> tf.Tensor:

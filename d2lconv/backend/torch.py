@@ -33,7 +33,7 @@ def _torch_dtype(dtype: Any) -> Any:
     return _TO_TORCH[_np.dtype(dtype)]
 
 
-globals().update(_common.make_creation(torch, _torch_dtype, torch.float32))
+globals().update(_common.make_creation(torch, _torch_dtype, torch.float32, makes_float32=True))
 
 
 def tensor(data: Any, dtype: Any = None) -> torch.Tensor:

@@ -36,6 +36,27 @@ OTHER_BACKENDS = [n for n in TEST_BACKENDS if n != "numpy"]
 _NOT_INSTALLED: dict[str, str] = {}
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs_backends(*names, others=0): the test needs these backends "
+                                       "(and this many besides numpy) among D2LCONV_TEST_BACKENDS")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect - not skip - tests about backends this environment does not test: a cross-backend
+    test with no backend to compare (``other_backend`` in a numpy-only environment), or one
+    marked ``needs_backends`` with names outside D2LCONV_TEST_BACKENDS."""
+    keep, dropped = [], []
+    for item in items:
+        marker = item.get_closest_marker("needs_backends")
+        out_of_scope = ("other_backend" in getattr(item, "fixturenames", ()) and not OTHER_BACKENDS) or (
+            marker is not None and (not set(marker.args) <= set(TEST_BACKENDS)
+                                    or len(OTHER_BACKENDS) < marker.kwargs.get("others", 0)))
+        (dropped if out_of_scope else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _load_backends_in_a_safe_order():
     """Load every tested backend once, in an order in which they can share this process (a

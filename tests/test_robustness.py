@@ -66,7 +66,9 @@ def test_ctrl_c_during_matrix_keeps_finished_results(tmp_path):
 
 # --- property tests across backends -----------------------------------------------------------
 
-finite = st.floats(-10, 10, width=32, allow_nan=False, allow_infinity=False)
+# No subnormal floats: TensorFlow and JAX flush them to zero on the CPU (argmax([-1e-45, 0.0]) is
+# 0 there, 1 in numpy), a framework setting the contract leaves alone (see backend/_api.py).
+finite = st.floats(-10, 10, width=32, allow_nan=False, allow_infinity=False, allow_subnormal=False)
 arrays = hnp.arrays(np.float32, hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=5),
                     elements=finite)
 

@@ -128,7 +128,7 @@ def _import_framework(name: str) -> None:
     """Import the framework (and what it requires), classifying every way that can fail."""
     framework = FRAMEWORKS[name]
     for other, why in framework.crashes_after.items():
-        if other in sys.modules and importlib.util.find_spec(framework.module) is not None:
+        if other in sys.modules and _installed(framework.module):
             raise BackendImportError(
                 f"the d2lconv backend {name!r} cannot be loaded into this process because {other!r} is "
                 f"already imported: {why}. Load {name!r} first (for example d2l.use_backend({name!r}) "
@@ -136,17 +136,34 @@ def _import_framework(name: str) -> None:
                 f"backends in separate processes (d2lconv matrix does).")
     for key, value in framework.environ.items():
         os.environ.setdefault(key, value)
-    for module in (*framework.requires, framework.module):
+    modules = (framework.module, *framework.requires)
+    for module in modules:  # absent altogether: say so before any import (jax without jaxlib)
+        if not _installed(module):
+            raise _not_installed(name, module)
+    for module in modules:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
             if exc.name is not None and exc.name.split(".")[0] == module:
-                raise BackendNotInstalledError(
-                    f"the d2lconv backend {name!r} needs the {module!r} package, which is not "
-                    f"installed; install it with: {install_hint(name)}") from exc
+                raise _not_installed(name, module) from exc
             raise BackendImportError(_broken_text(name, module, exc)) from exc
         except Exception as exc:  # installed, but broken (MXNet on numpy >= 1.24, ...)
             raise BackendImportError(_broken_text(name, module, exc)) from exc
+
+
+def _not_installed(name: str, module: str) -> BackendNotInstalledError:
+    return BackendNotInstalledError(f"the d2lconv backend {name!r} needs the {module!r} package, which is not "
+                                    f"installed; install it with: {install_hint(name)}")
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported, found without importing it (or already imported)."""
+    if module in sys.modules:
+        return sys.modules[module] is not None  # None: the import system was told to refuse it
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent package that fails to import
+        return False
 
 
 def _broken_text(name: str, module: str, exc: BaseException) -> str:
@@ -299,7 +316,7 @@ def available_backends() -> list[str]:
     found = []
     for name, framework in FRAMEWORKS.items():
         modules = (framework.module, *framework.requires)
-        if all(importlib.util.find_spec(m) is not None for m in modules):
+        if all(_installed(m) for m in modules):
             found.append(name)
     return found
 

@@ -12,6 +12,8 @@ Parameters after ``/`` can be passed by keyword, so a backend must accept them u
 these names; a parameter with a default must have a default there too.
 
 Besides the names, shared code relies on the tensor type itself (:data:`TENSOR_PROTOCOL`).
+Values agree with numpy's within float32 rounding, with one exception the frameworks own:
+TensorFlow and JAX flush subnormal floats (below ~1.2e-38) to zero on the CPU.
 """
 
 from __future__ import annotations

@@ -17,17 +17,12 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 
 from . import _common  # noqa: E402
-from ._common import (  # noqa: E402, F401  (these are backend names)
-    astype,
-    dtype_name,
-    get_seed,
-    is_floating,
-    seed,
-    shape,
-    size,
-)
 
 NAME = "jax"
+# the contract's names this backend takes from _common, unchanged
+_common.bind_aliases(globals(), _common, (
+    "astype", "dtype_name", "get_seed", "is_floating", "seed", "shape", "size"
+))
 Tensor = jax.Array
 _common.bind_aliases(globals(), jnp, (*_common.UNARY_MATH, *_common.DTYPE_NAMES, "matmul", "maximum", "reshape",
                                       "transpose", "swapaxes", "expand_dims", "repeat", "meshgrid", "flip"),
@@ -70,12 +65,12 @@ def multiply_add(y, a, x, /):
 
 def get_key() -> jax.Array:
     """A fresh ``jax.random.PRNGKey`` from d2lconv's seeded generator (d2l's JAX ``get_key``)."""
-    return jax.random.PRNGKey(get_seed())
+    return jax.random.PRNGKey(_common.get_seed())
 
 
 globals().update(_common.make_random(from_numpy))
-to = _common.make_to(astype, _common.is_numpy_dtype)
-batch_matmul = _common.make_batch_matmul(jnp.matmul, shape)
+to = _common.make_to(_common.astype, _common.is_numpy_dtype)
+batch_matmul = _common.make_batch_matmul(jnp.matmul, _common.shape)
 
 
 def _differentiate(fn: Callable[..., Any], args: list[Any], nums: tuple[int, ...]):
@@ -83,7 +78,7 @@ def _differentiate(fn: Callable[..., Any], args: list[Any], nums: tuple[int, ...
     return value, list(grads)
 
 
-value_and_grad = _common.make_value_and_grad(_differentiate, shape, jnp.reshape, is_tensor)
+value_and_grad = _common.make_value_and_grad(_differentiate, _common.shape, jnp.reshape, is_tensor)
 
 
 def native_corr2d(X, K, /):

@@ -11,22 +11,15 @@ from mxnet import np as mnp
 from mxnet.base import MXNetError
 
 from . import _common
-from ._common import (  # noqa: F401  (these are backend names)
-    astype,
-    compile,
-    dtype_name,
-    get_key,
-    get_seed,
-    is_floating,
-    multiply_add,
-    seed,
-    shape,
-    size,
-)
 
 npx.set_np()
 
 NAME = "mxnet"
+# the contract's names this backend takes from _common, unchanged
+_common.bind_aliases(globals(), _common, (
+    "astype", "compile", "dtype_name", "get_key", "get_seed", "is_floating", "multiply_add", "seed",
+    "shape", "size"
+))
 Tensor = mnp.ndarray
 _common.bind_aliases(globals(), mnp, (*_common.UNARY_MATH, "matmul", "maximum", "expand_dims", "swapaxes",
                                       "repeat", "meshgrid"), {"reduce_sum": "sum", "reduce_mean": "mean"})
@@ -73,8 +66,8 @@ def is_tensor(x: Any, /) -> bool:
 
 
 globals().update(_common.make_random(from_numpy))
-to = _common.make_to(astype, _common.is_numpy_dtype)
-batch_matmul = _common.make_batch_matmul(mnp.matmul, shape)
+to = _common.make_to(_common.astype, _common.is_numpy_dtype)
+batch_matmul = _common.make_batch_matmul(mnp.matmul, _common.shape)
 
 
 def _differentiate(fn: Callable[..., Any], args: list[Any], nums: tuple[int, ...]):
@@ -94,7 +87,7 @@ def _differentiate(fn: Callable[..., Any], args: list[Any], nums: tuple[int, ...
     return value.detach(), [x.grad for x in inputs]
 
 
-value_and_grad = _common.make_value_and_grad(_differentiate, shape, mnp.reshape, is_tensor)
+value_and_grad = _common.make_value_and_grad(_differentiate, _common.shape, mnp.reshape, is_tensor)
 
 
 def native_corr2d(X, K, /):

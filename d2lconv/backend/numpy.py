@@ -14,19 +14,13 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _common
-from ._common import (  # noqa: F401  (these are backend names)
-    astype,
-    block_until_ready,
-    compile,
-    dtype_name,
-    get_key,
-    get_seed,
-    is_floating,
-    multiply_add,
-    seed,
-)
 
 NAME = "numpy"
+# the contract's names this backend takes from _common, unchanged
+_common.bind_aliases(globals(), _common, (
+    "astype", "block_until_ready", "compile", "dtype_name", "get_key", "get_seed", "is_floating",
+    "multiply_add", "seed"
+))
 Tensor = np.ndarray
 _common.bind_aliases(globals(), np, (*_common.UNARY_MATH, *_common.DTYPE_NAMES, "matmul", "maximum", "reshape",
                                      "transpose", "swapaxes", "expand_dims", "repeat", "meshgrid"))
@@ -95,7 +89,7 @@ def _autograd_box_type() -> Any:
 
 
 globals().update(_common.make_random(from_numpy))
-to = _common.make_to(astype, _common.is_numpy_dtype)
+to = _common.make_to(_common.astype, _common.is_numpy_dtype)
 batch_matmul = _common.make_batch_matmul(np.matmul, shape)
 
 

@@ -8,15 +8,12 @@ import numpy as _np
 import tensorflow as tf
 
 from . import _common
-from ._common import (  # noqa: F401  (these are backend names)
-    block_until_ready,
-    get_key,
-    get_seed,
-    multiply_add,
-    seed,
-)
 
 NAME = "tensorflow"
+# the contract's names this backend takes from _common, unchanged
+_common.bind_aliases(globals(), _common, (
+    "block_until_ready", "get_key", "get_seed", "multiply_add", "seed"
+))
 Tensor = tf.Tensor
 # tf's (input, axis=None, keepdims=False) reductions already have numpy's meaning: aliases.
 _common.bind_aliases(globals(), tf, (*_common.UNARY_MATH, *_common.DTYPE_NAMES, "sigmoid", "maximum", "reshape",

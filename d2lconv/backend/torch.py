@@ -8,14 +8,12 @@ import numpy as _np
 import torch
 
 from . import _common
-from ._common import (  # noqa: F401  (these are backend names)
-    block_until_ready,
-    get_key,
-    get_seed,
-    seed,
-)
 
 NAME = "torch"
+# the contract's names this backend takes from _common, unchanged
+_common.bind_aliases(globals(), _common, (
+    "block_until_ready", "get_key", "get_seed", "seed"
+))
 Tensor = torch.Tensor
 _common.bind_aliases(globals(), torch, (*_common.UNARY_MATH, *_common.DTYPE_NAMES, "sigmoid", "matmul",
                                         "maximum", "reshape", "swapaxes"), {"expand_dims": "unsqueeze"})

@@ -33,7 +33,6 @@ TEST_BACKENDS = _names("D2LCONV_TEST_BACKENDS", ",".join(BACKENDS))
 REQUIRED = set(_names("D2LCONV_REQUIRE_BACKENDS", ""))
 #: Backends other than numpy, for tests that compare a backend with the numpy one.
 OTHER_BACKENDS = [n for n in TEST_BACKENDS if n != "numpy"]
-_NOT_INSTALLED: dict[str, str] = {}
 
 
 def pytest_configure(config):
@@ -64,10 +63,8 @@ def _load_backends_in_a_safe_order():
     for name in load_order(TEST_BACKENDS):
         try:
             load(name)
-        except BackendNotInstalledError as exc:
-            _NOT_INSTALLED[name] = str(exc)
         except ImportError:
-            pass  # installed but broken: every test on it fails with the error (load_or_skip)
+            pass  # each test on it skips (not installed) or fails (broken, or required) in load_or_skip
 
 
 def load_or_skip(name: str):
@@ -101,14 +98,3 @@ def backend(request):
 def other_backend(request):
     """A backend other than numpy (loaded, not active), for comparisons with the numpy backend."""
     return load_or_skip(request.param)
-
-
-@pytest.fixture
-def installed_backends():
-    """Every tested backend that is installed, loaded; missing ones are listed in the test's report."""
-    found = {}
-    for name in TEST_BACKENDS:
-        if name in _NOT_INSTALLED and name not in REQUIRED:
-            continue
-        found[name] = load_or_skip(name)
-    return found

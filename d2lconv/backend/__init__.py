@@ -225,7 +225,7 @@ def get_backend() -> str:
     return ops().NAME
 
 
-# Fast path for d2lconv.<op>: while no use_backend/tracing block is open in any thread, the
+# Fast path for d2lconv.<op>: while no use_backend block is open in any thread, the
 # default backend's functions are bound as plain attributes of the d2lconv module (no lookup
 # per call). Opening a block anywhere removes them, so every access goes through the
 # context-aware module __getattr__ until the last block closes.
@@ -239,7 +239,7 @@ def register_binder(binder: Callable[[Any], None]) -> None:
 
 
 def contexts_open() -> int:
-    """How many use_backend/tracing blocks are open, in all threads."""
+    """How many use_backend blocks are open, in all threads."""
     return _OPEN_CONTEXTS
 
 

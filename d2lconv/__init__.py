@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import kernels, plot
+from . import plot
 from .backend import (
     BACKENDS,
     PUBLIC_NAMES,
@@ -25,11 +25,16 @@ from .backend import (
     set_backend,
     use_backend,
 )
-from .conv import Conv2D, convolve2d, corr2d, corr2d_loop, corr2d_matrix
-from .module import Module
-from .receptive import receptive_field
+from .cnn import kernels
+from .cnn.channels import corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
+from .cnn.conv import convolve2d, corr2d, corr2d_loop, corr2d_matrix
+from .cnn.geometry import conv_output_shape, pad
+from .cnn.layers import AvgPool2D, Conv2D, MaxPool2D
+from .cnn.module import Module
+from .cnn.pooling import pool2d
+from .cnn.receptive import receptive_field
+from .cnn.train import learn_kernel
 from .results import record
-from .train import learn_kernel
 
 __version__ = "0.1.0"
 
@@ -45,10 +50,14 @@ OP_NAMES: frozenset[str] = PUBLIC_NAMES - set(BACKENDS)
 
 #: Shared, backend-free names; a pinned namespace wraps each to run on its backend.
 _SHARED = {
-    "Conv2D": Conv2D, "Module": Module, "nn_Module": Module, "convolve2d": convolve2d, "corr2d": corr2d,
-    "corr2d_loop": corr2d_loop, "corr2d_matrix": corr2d_matrix, "learn_kernel": learn_kernel,
-    "receptive_field": receptive_field, "record": record, "kernels": kernels, "plot": plot,
-    "available_backends": available_backends, "set_backend": set_backend, "use_backend": use_backend,
+    "AvgPool2D": AvgPool2D, "Conv2D": Conv2D, "MaxPool2D": MaxPool2D, "Module": Module,
+    "nn_Module": Module, "conv_output_shape": conv_output_shape, "convolve2d": convolve2d,
+    "corr2d": corr2d, "corr2d_loop": corr2d_loop, "corr2d_matrix": corr2d_matrix,
+    "corr2d_multi_in": corr2d_multi_in, "corr2d_multi_in_out": corr2d_multi_in_out,
+    "corr2d_multi_in_out_1x1": corr2d_multi_in_out_1x1, "learn_kernel": learn_kernel, "pad": pad,
+    "pool2d": pool2d, "receptive_field": receptive_field, "record": record, "kernels": kernels,
+    "plot": plot, "available_backends": available_backends, "set_backend": set_backend,
+    "use_backend": use_backend,
 }
 _NAMESPACES: dict[str, Any] = {}
 
@@ -93,7 +102,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "Conv2D", "Module", "available_backends", "convolve2d", "corr2d", "corr2d_loop", "corr2d_matrix",
-    "get_backend", "kernels", "learn_kernel", "nn_Module", "plot", "receptive_field", "record",
-    "set_backend", "use_backend",
+    "AvgPool2D", "Conv2D", "MaxPool2D", "Module", "available_backends", "conv_output_shape",
+    "convolve2d", "corr2d", "corr2d_loop", "corr2d_matrix", "corr2d_multi_in",
+    "corr2d_multi_in_out", "corr2d_multi_in_out_1x1", "get_backend", "kernels", "learn_kernel",
+    "nn_Module", "pad", "plot", "pool2d", "receptive_field", "record", "set_backend", "use_backend",
 ]

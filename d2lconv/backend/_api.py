@@ -118,6 +118,8 @@ compile(fn, /)  fn compiled by the framework's compiler where one pays off (XLA 
     *_entries("internal", """
 NAME  the backend's canonical name
 native_corr2d(X, K, /)  the framework's own 2-D 'valid' cross-correlation (the benchmark's baseline, a test oracle)
+native_conv2d(X, K, /, padding=(0, 0), stride=(1, 1))  the framework's own multi-channel cross-correlation: X (n, c_i, h, w), K (c_o, c_i, k_h, k_w), zero padding and stride pairs
+native_pool2d(X, pool_size, /, mode='max', padding=(0, 0), stride=(1, 1))  the framework's own max / average pooling of X (n, c, h, w); max pads with -inf, avg counts padding as zeros
 block_until_ready(x, /)  wait until x is computed (asynchronous frameworks), for timing; returns x
 NATIVE_OPS  {op name: the direct framework call equivalent to it}, for measuring dispatch overhead
 """),
@@ -132,8 +134,8 @@ PUBLIC_NAMES: frozenset[str] = frozenset(e.name for e in CONTRACT if e.kind != "
 TENSOR_PROTOCOL: tuple[str, ...] = (
     "x + y, x - y, x * y, x / y, x ** y, -x, with tensors or Python numbers on either side (broadcasting)",
     "x @ y for 2-D tensors",
-    "x[i, j] and basic slices x[a:b, c:d] (steps >= 1; negative steps are not portable, use flip), "
-    "differentiable inside value_and_grad",
+    "x[i, j], basic slices x[a:b, c:d] and x[..., a:b:s, c:d:t] (steps >= 1; negative steps are "
+    "not portable, use flip), differentiable inside value_and_grad",
     "x.shape: a sequence of ints; len(x) for the first dimension",
 )
 

@@ -86,6 +86,23 @@ def native_corr2d(X, K, /):
     return jax.lax.conv(X[None, None], K[None, None], (1, 1), "VALID")[0, 0]
 
 
+def native_conv2d(X, K, /, padding=(0, 0), stride=(1, 1)):
+    """``jax.lax.conv_general_dilated`` (NCHW / OIHW, as ours)."""
+    (ph, pw) = padding
+    return jax.lax.conv_general_dilated(X, K, tuple(stride), ((ph, ph), (pw, pw)))
+
+
+def native_pool2d(X, pool_size, /, mode="max", padding=(0, 0), stride=(1, 1)):
+    """``jax.lax.reduce_window``: max from -inf, or the window's sum divided by its size."""
+    (ph, pw) = padding
+    window, strides = (1, 1, *pool_size), (1, 1, *stride)
+    pads = ((0, 0), (0, 0), (ph, ph), (pw, pw))
+    if mode == "max":
+        return jax.lax.reduce_window(X, -jnp.inf, jax.lax.max, window, strides, pads)
+    total = jax.lax.reduce_window(X, 0.0, jax.lax.add, window, strides, pads)
+    return total / (pool_size[0] * pool_size[1])
+
+
 def block_until_ready(x, /):
     """JAX dispatches asynchronously: wait until ``x`` is computed (for timing)."""
     return x.block_until_ready()

@@ -104,6 +104,18 @@ def block_until_ready(x, /):
     return x
 
 
+def native_conv2d(X, K, /, padding=(0, 0), stride=(1, 1)):
+    """``npx.convolution``."""
+    return npx.convolution(X, K, kernel=tuple(K.shape[2:]), stride=tuple(stride), pad=tuple(padding),
+                           num_filter=K.shape[0], no_bias=True)
+
+
+def native_pool2d(X, pool_size, /, mode="max", padding=(0, 0), stride=(1, 1)):
+    """``npx.pooling`` (average with ``count_include_pad=True``)."""
+    return npx.pooling(X, kernel=tuple(pool_size), stride=tuple(stride), pad=tuple(padding),
+                       pool_type=mode, count_include_pad=True)
+
+
 #: Direct framework calls equivalent to d2lconv ops, for measuring dispatch overhead.
 NATIVE_OPS = {
     "zeros": lambda shape: mnp.zeros(shape),

@@ -127,6 +127,29 @@ def native_corr2d(X, K, /):
     return convolve(X, K[::-1, ::-1], mode="valid")
 
 
+def native_conv2d(X, K, /, padding=(0, 0), stride=(1, 1)):
+    """Multi-channel cross-correlation by autograd's ``scipy.signal.convolve`` (differentiable):
+    the flipped kernel convolved over the spatial axes and contracted over the channel axis."""
+    import autograd.numpy as anp
+    from autograd.scipy.signal import convolve
+
+    (ph, pw), (sh, sw) = padding, stride
+    X = anp.pad(X, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    Y = convolve(X, K[:, :, ::-1, ::-1], axes=([2, 3], [2, 3]), dot_axes=([1], [1]), mode="valid")
+    return Y[:, :, ::sh, ::sw]
+
+
+def native_pool2d(X, pool_size, /, mode="max", padding=(0, 0), stride=(1, 1)):
+    """Pooling with numpy's ``sliding_window_view`` (forward only: numpy has no gradient for it)."""
+    if not isinstance(X, np.ndarray):
+        raise TypeError("native_pool2d: numpy's sliding_window_view cannot be differentiated")
+    (ph, pw), (sh, sw) = padding, stride
+    fill = -np.inf if mode == "max" else 0
+    X = np.pad(X, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    windows = np.lib.stride_tricks.sliding_window_view(X, pool_size, axis=(2, 3))[:, :, ::sh, ::sw]
+    return windows.max(axis=(-2, -1)) if mode == "max" else windows.mean(axis=(-2, -1))
+
+
 #: Direct framework calls equivalent to d2lconv ops, for measuring dispatch overhead.
 NATIVE_OPS = {
     "zeros": lambda shape: np.zeros(shape, np.float32),

@@ -132,6 +132,29 @@ def native_corr2d(X, K, /):
     return out[0, :, :, 0]
 
 
+def _nhwc_padded(X, padding, value=0.0):
+    (ph, pw) = padding
+    X = tf.transpose(X, (0, 2, 3, 1))
+    return tf.pad(X, [[0, 0], [ph, ph], [pw, pw], [0, 0]], constant_values=value) if ph or pw else X
+
+
+def native_conv2d(X, K, /, padding=(0, 0), stride=(1, 1)):
+    """``tf.nn.conv2d`` with explicit padding (TensorFlow's CPU kernels want channels last)."""
+    (ph, pw) = padding
+    X = tf.transpose(X, (0, 2, 3, 1))
+    Y = tf.nn.conv2d(X, tf.transpose(K, (2, 3, 1, 0)), strides=list(stride),
+                     padding=[[0, 0], [ph, ph], [pw, pw], [0, 0]])
+    return tf.transpose(Y, (0, 3, 1, 2))
+
+
+def native_pool2d(X, pool_size, /, mode="max", padding=(0, 0), stride=(1, 1)):
+    """``tf.nn.max_pool2d`` / ``avg_pool2d`` on the input padded with ``tf.pad`` (-inf or 0):
+    TensorFlow's own pooling has only 'VALID' and 'SAME', and 'SAME' averages exclude padding."""
+    X = _nhwc_padded(X, padding, float("-inf") if mode == "max" else 0.0)
+    pool = tf.nn.max_pool2d if mode == "max" else tf.nn.avg_pool2d
+    return tf.transpose(pool(X, list(pool_size), list(stride), "VALID"), (0, 3, 1, 2))
+
+
 #: Direct framework calls equivalent to d2lconv ops, for measuring dispatch overhead.
 NATIVE_OPS = {
     "zeros": lambda shape: tf.zeros(shape),

@@ -158,6 +158,17 @@ def native_corr2d(X, K, /):
     return torch.nn.functional.conv2d(X[None, None], K[None, None])[0, 0]
 
 
+def native_conv2d(X, K, /, padding=(0, 0), stride=(1, 1)):
+    """``torch.nn.functional.conv2d``."""
+    return torch.nn.functional.conv2d(X, K, padding=tuple(padding), stride=tuple(stride))
+
+
+def native_pool2d(X, pool_size, /, mode="max", padding=(0, 0), stride=(1, 1)):
+    """``max_pool2d`` / ``avg_pool2d`` (``count_include_pad=True``, the default)."""
+    pool = torch.nn.functional.max_pool2d if mode == "max" else torch.nn.functional.avg_pool2d
+    return pool(X, tuple(pool_size), stride=tuple(stride), padding=tuple(padding))
+
+
 #: Direct framework calls equivalent to d2lconv ops, for measuring dispatch overhead.
 NATIVE_OPS = {
     "zeros": lambda shape: torch.zeros(shape),

@@ -7,8 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from .backend import ops
-from .conv import Conv2D, Mode, as_float, check_kernel_size, check_matrix
+from ..backend import ops
+from .conv import check_matrix
+from .geometry import as_float, check_kernel_size
+from .layers import Conv2D, Mode
 
 
 def _check_positive(name: str, value: Any, integer: bool = False) -> None:

@@ -9,7 +9,7 @@ from math import comb
 
 import numpy as np
 
-from .backend import ops
+from ..backend import ops
 
 
 def _tensor(values: np.ndarray):

@@ -1,0 +1,1 @@
+"""The CNN chapter's content, written once: convolutions, padding and stride, channels, pooling."""

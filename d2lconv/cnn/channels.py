@@ -1,0 +1,103 @@
+"""Convolutions over several input and output channels (section "Multiple Input and Multiple
+Output Channels"), written once for every backend.
+
+Layout: an input is ``(channels, height, width)`` or ``(batch, channels, height, width)``; a
+kernel is ``(out_channels, in_channels, k_h, k_w)``. Every multi-channel function goes through
+one computation: the ``k_h * k_w`` shifted windows of the input are stacked (the columns of
+"cross-correlation as a matrix product", the chapter's exercise) and one matrix product with
+the kernel, reshaped to ``(out_channels, in_channels * k_h * k_w)``, sums over input channels
+and kernel positions at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import ops
+from .conv import run_compiled
+from .geometry import Pair, as_float, check_pair, check_tensor, output_size, pad_constant, strided_window
+
+
+def windows_times_kernel(X: Any, K: Any, stride: tuple[int, int] = (1, 1)) -> Any:
+    """``Y[..., o, i, j] = sum_{c, a, b} K[o, c, a, b] X[..., c, s_h i + a, s_w j + b]``.
+
+    ``X`` is already padded; it may have any number of leading (batch) axes.
+    """
+    B = ops()
+    co, ci, kh, kw = K.shape
+    lead, (n_h, n_w) = tuple(X.shape[:-3]), tuple(X.shape[-2:])
+    out = ((n_h - kh) // stride[0] + 1, (n_w - kw) // stride[1] + 1)
+    columns = B.stack([strided_window(X, a, b, out, stride) for a in range(kh) for b in range(kw)],
+                      axis=-3)  # (..., ci, kh * kw, oh, ow): index c * kh * kw + a * kw + b
+    columns = B.reshape(columns, (*lead, ci * kh * kw, out[0] * out[1]))
+    Y = B.matmul(B.reshape(K, (co, ci * kh * kw)), columns)
+    return B.reshape(Y, (*lead, co, *out))
+
+
+def _check_channels(caller: str, x_shape: tuple[int, ...], k_shape: tuple[int, ...], k_axis: int,
+                    k_layout: str) -> None:
+    if x_shape[-3] != k_shape[k_axis]:
+        raise ValueError(f"{caller}: the input X has {x_shape[-3]} channels (shape {x_shape}, "
+                         f"channels at axis -3) but the kernel K has {k_shape[k_axis]} input "
+                         f"channels (shape {k_shape}, layout {k_layout}); they must match")
+
+
+def _multi(caller: str, X: Any, K: Any, padding: Pair, stride: Pair, k_rank: int) -> Any:
+    """Validate, pad and correlate; ``k_rank`` 3 means one output channel (dropped after)."""
+    B = ops()
+    x_shape = check_tensor(B, X, "the input X", caller, (3, 4))
+    layout = "(in_channels, k_h, k_w)" if k_rank == 3 else "(out_channels, in_channels, k_h, k_w)"
+    k_shape = check_tensor(B, K, f"the kernel K {layout}", caller, (k_rank,))
+    _check_channels(caller, x_shape, k_shape, -3, layout)
+    padding = check_pair(padding, "padding", caller, 0)
+    stride = check_pair(stride, "stride", caller, 1)
+    output_size(caller, x_shape[-2:], k_shape[-2:], padding, stride, what="the kernel K's window")
+    X = as_float(B, X, K)
+    K = as_float(B, K, X)
+    if k_rank == 3:
+        K = B.expand_dims(K, 0)
+    X = pad_constant(B, X, padding)
+    Y = run_compiled(B, windows_times_kernel, B.size(X), (X, K), stride=stride)
+    if k_rank == 3:
+        Y = B.reshape(Y, (*x_shape[:-3], *B.shape(Y)[-2:]))
+    return Y
+
+
+def corr2d_multi_in(X: Any, K: Any, padding: Pair = 0, stride: Pair = 1) -> Any:
+    """Cross-correlate each input channel with its own kernel slice and add the results.
+
+    ``X``: ``(c_i, h, w)`` or ``(batch, c_i, h, w)``; ``K``: ``(c_i, k_h, k_w)``. Result:
+    ``(h', w')`` or ``(batch, h', w')``, the sum over channels of ``corr2d(X[c], K[c])``.
+    """
+    return _multi("corr2d_multi_in", X, K, padding, stride, k_rank=3)
+
+
+def corr2d_multi_in_out(X: Any, K: Any, padding: Pair = 0, stride: Pair = 1) -> Any:
+    """One ``corr2d_multi_in`` per output channel, stacked along the channel axis.
+
+    ``X``: ``(c_i, h, w)`` or ``(batch, c_i, h, w)``; ``K``: ``(c_o, c_i, k_h, k_w)``. Result:
+    ``(c_o, h', w')`` or ``(batch, c_o, h', w')``.
+    """
+    return _multi("corr2d_multi_in_out", X, K, padding, stride, k_rank=4)
+
+
+def corr2d_multi_in_out_1x1(X: Any, K: Any) -> Any:
+    """A 1x1 convolution written as what it is: a matrix product over the channel axis.
+
+    ``X``: ``(c_i, h, w)`` or ``(batch, c_i, h, w)``; ``K``: ``(c_o, c_i, 1, 1)``. Every pixel's
+    channel vector is multiplied by the ``(c_o, c_i)`` matrix.
+    """
+    caller = "corr2d_multi_in_out_1x1"
+    B = ops()
+    x_shape = check_tensor(B, X, "the input X", caller, (3, 4))
+    layout = "(out_channels, in_channels, 1, 1)"
+    k_shape = check_tensor(B, K, f"the kernel K {layout}", caller, (4,))
+    if k_shape[-2:] != (1, 1):
+        raise ValueError(f"{caller}: the kernel K must be 1x1 in height and width, got shape "
+                         f"{k_shape}; use corr2d_multi_in_out for larger kernels")
+    _check_channels(caller, x_shape, k_shape, 1, layout)
+    X = as_float(B, X, K)
+    K = as_float(B, K, X)
+    *lead, c_i, h, w = x_shape
+    Y = B.matmul(B.reshape(K, (k_shape[0], c_i)), B.reshape(X, (*lead, c_i, h * w)))
+    return B.reshape(Y, (*lead, k_shape[0], h, w))

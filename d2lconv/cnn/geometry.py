@@ -1,0 +1,179 @@
+"""Shapes, padding and strides (section "Padding and Stride"), written once for every backend.
+
+Images are channels-first everywhere: ``(height, width)``, ``(channels, height, width)`` or
+``(batch, channels, height, width)``; padding and windows act on the last two axes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from ..backend import ops
+
+PadMode = Literal["zeros", "reflect", "replicate", "circular"]
+PAD_MODES: tuple[str, ...] = ("zeros", "reflect", "replicate", "circular")
+Pair = int | tuple[int, int]
+
+
+def describe(x: Any) -> str:
+    """A short description of a value's type for error messages (``torch.Tensor``, ``list``)."""
+    kind = type(x)
+    module = kind.__module__.split(".")[0]
+    if module == "builtins":
+        return f"a Python {kind.__name__}"
+    return f"a {module} {kind.__name__}"
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def check_pair(value: Any, what: str, caller: str, minimum: int) -> tuple[int, int]:
+    """``3`` or ``(1, 2)`` as a pair of ints ``>= minimum``, else a ``ValueError`` naming ``what``."""
+    pair = (value, value) if _is_int(value) else value
+    try:
+        h, w = pair
+    except (TypeError, ValueError):
+        h = w = None
+    if not (_is_int(h) and _is_int(w) and h >= minimum and w >= minimum):
+        kind = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
+        raise ValueError(f"{caller}: {what} must be {kind} or a pair of them (height, width), "
+                         f"got {value!r}")
+    return int(h), int(w)
+
+
+def check_kernel_size(kernel_size: Any, caller: str = "Conv2D") -> tuple[int, int]:
+    """A kernel or window size: a positive int or a pair of positive ints."""
+    return check_pair(kernel_size, "kernel_size", caller, 1)
+
+
+def output_size(caller: str, image: Sequence[int], kernel: Sequence[int], padding: tuple[int, int],
+                stride: tuple[int, int], what: str = "the kernel K",
+                of: str = "the input X of height and width") -> tuple[int, int]:
+    """``floor((n + 2p - k) / s) + 1`` per axis; a clear error if the window does not fit."""
+    padded = tuple(n + 2 * p for n, p in zip(image, padding))
+    if kernel[0] > padded[0] or kernel[1] > padded[1]:
+        with_pad = f" (padded by {padding}: {padded})" if any(padding) else ""
+        raise ValueError(f"{caller}: {what} of shape {tuple(kernel)} is larger than {of} "
+                         f"{tuple(image)}{with_pad}; it must fit inside the (padded) input in both "
+                         f"height and width")
+    return tuple((n - k) // s + 1 for n, k, s in zip(padded, kernel, stride))  # type: ignore[return-value]
+
+
+def conv_output_shape(input_shape: Sequence[int], kernel_size: Pair, padding: Pair = 0,
+                      stride: Pair = 1) -> tuple[int, int]:
+    """The (height, width) a convolution or pooling window produces on ``input_shape``.
+
+    ``floor((n_h - k_h + 2 p_h) / s_h) + 1`` by ``floor((n_w - k_w + 2 p_w) / s_w) + 1``.
+    """
+    caller = "conv_output_shape"
+    try:
+        image = tuple(int(v) for v in input_shape)
+    except (TypeError, ValueError):
+        image = ()
+    if len(image) != 2 or min(image) < 1:
+        raise ValueError(f"{caller}: input_shape must be a pair of positive ints (height, width), "
+                         f"got {input_shape!r}")
+    kernel = check_kernel_size(kernel_size, caller)
+    return output_size(caller, image, kernel, check_pair(padding, "padding", caller, 0),
+                       check_pair(stride, "stride", caller, 1), "the kernel", "the input")
+
+
+def check_tensor(B: Any, x: Any, what: str, caller: str, ranks: Sequence[int]) -> tuple[int, ...]:
+    """Check that ``x`` is a non-empty tensor of the active backend with an allowed rank."""
+    if not B.is_tensor(x):
+        hint = ("make one with d2l.tensor(...)" if isinstance(x, (list, tuple, int, float))
+                else "it belongs to another framework: convert it with d2l.tensor(...), or select "
+                     "that framework's backend with D2LCONV_BACKEND / d2l.use_backend(...)")
+        raise TypeError(f"{caller}: {what} must be a {B.NAME} tensor (the active d2lconv backend "
+                        f"is {B.NAME!r}), got {describe(x)}; {hint}")
+    shape = B.shape(x)
+    if len(shape) not in ranks:
+        layouts = {2: "(height, width)", 3: "(channels, height, width)",
+                   4: "(batch, channels, height, width)"}
+        allowed = " or ".join(f"{r}-D {layouts.get(r, '')}".strip() for r in ranks)
+        raise ValueError(f"{caller}: {what} must be {allowed}, got a {len(shape)}-D tensor of "
+                         f"shape {shape}; reshape it, e.g. d2l.reshape(x, ...)")
+    if 0 in shape:
+        raise ValueError(f"{caller}: {what} has an empty dimension (shape {shape}); every "
+                         f"dimension must be at least 1")
+    return shape
+
+
+def as_float(B: Any, x: Any, other: Any = None) -> Any:
+    """Integer tensors become float32; float32 meets float64 as float64 (numpy's promotion)."""
+    if not B.is_floating(x):
+        x = B.astype(x, B.float32)
+    if other is not None and B.is_floating(other) and B.dtype_name(other) == "float64" \
+            and B.dtype_name(x) != "float64":
+        x = B.astype(x, B.float64)
+    return x
+
+
+def strided_window(X: Any, a: int, b: int, out: Sequence[int], stride: Sequence[int]) -> Any:
+    """``X[..., a + s_h * i, b + s_w * j]`` for every output position ``(i, j)``: one basic slice."""
+    (oh, ow), (sh, sw) = out, stride
+    return X[..., a:a + sh * (oh - 1) + 1:sh, b:b + sw * (ow - 1) + 1:sw]
+
+
+def pad_constant(B: Any, X: Any, padding: tuple[int, int], value: float = 0.0) -> Any:
+    """``X`` with ``padding`` rows/columns of ``value`` on each side of its last two axes."""
+    ph, pw = padding
+    if not (ph or pw):
+        return X
+    dtype = getattr(B, B.dtype_name(X))
+    lead, (h, w) = tuple(X.shape[:-2]), tuple(X.shape[-2:])
+
+    def block(shape: tuple[int, ...]) -> Any:
+        filled = B.zeros(shape, dtype=dtype)
+        return filled + value if value else filled
+
+    if ph:
+        X = B.concat([block((*lead, ph, w)), X, block((*lead, ph, w))], axis=-2)
+    if pw:
+        X = B.concat([block((*lead, h + 2 * ph, pw)), X, block((*lead, h + 2 * ph, pw))], axis=-1)
+    return X
+
+
+def _edges(B: Any, X: Any, p: int, axis: int, mode: str) -> tuple[Any, Any]:
+    """The ``p`` slices that go before and after ``X`` along ``axis`` (-2 or -1) in ``mode``."""
+    n = X.shape[axis]
+
+    def take(start: int, stop: int) -> Any:
+        return X[..., start:stop, :] if axis == -2 else X[..., start:stop]
+
+    if mode == "reflect":  # mirror without repeating the edge: 2 1 | 0 1 2 3 | 2 1
+        return B.flip(take(1, p + 1), axis=axis), B.flip(take(n - p - 1, n - 1), axis=axis)
+    if mode == "replicate":  # 0 0 | 0 1 2 3 | 3 3
+        return B.concat([take(0, 1)] * p, axis=axis), B.concat([take(n - 1, n)] * p, axis=axis)
+    return take(n - p, n), take(0, p)  # circular: 2 3 | 0 1 2 3 | 0 1
+
+
+def pad(X: Any, padding: Pair, mode: PadMode = "zeros") -> Any:
+    """``X`` padded on both sides of its last two axes (height, width); differentiable.
+
+    ``mode``: ``"zeros"``; ``"reflect"`` (mirror padding, the edge itself not repeated, as
+    numpy's and PyTorch's 'reflect'); ``"replicate"`` (repeat the edge); ``"circular"`` (wrap).
+    """
+    caller = "pad"
+    B = ops()
+    shape = check_tensor(B, X, "the input X", caller, (2, 3, 4))
+    ph, pw = check_pair(padding, "padding", caller, 0)
+    if mode not in PAD_MODES:
+        raise ValueError(f"{caller}: mode must be one of {PAD_MODES}, got {mode!r}")
+    if mode == "zeros":
+        return pad_constant(B, X, (ph, pw))
+    h, w = shape[-2:]
+    limit = (h - 1, w - 1) if mode == "reflect" else (h, w)
+    if ph > limit[0] or pw > limit[1]:
+        rule = "smaller than" if mode == "reflect" else "at most"
+        raise ValueError(f"{caller}: {mode!r} padding of {(ph, pw)} needs each side's padding "
+                         f"{rule} the input's size {(h, w)} along that axis")
+    for p, axis in ((ph, -2), (pw, -1)):
+        if p:
+            before, after = _edges(B, X, p, axis, mode)
+            X = B.concat([before, X, after], axis=axis)
+    return X

@@ -1,0 +1,134 @@
+"""Layers built on the shared functions: ``Conv2D``, ``MaxPool2D``, ``AvgPool2D``.
+
+They start from the same numbers on every backend (weights drawn from
+``numpy.random.default_rng(seed)``), so a chapter's results can be compared across frameworks.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+
+from ..backend import ops
+from .channels import corr2d_multi_in_out
+from .conv import convolve2d, corr2d
+from .geometry import PAD_MODES, PadMode, Pair, check_kernel_size, check_pair, pad
+from .module import Module
+from .pooling import check_pool_args, pool2d
+
+Mode = Literal["correlate", "convolve"]
+MODES: tuple[str, ...] = ("correlate", "convolve")
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"Conv2D: mode must be one of {MODES}, got {mode!r}")
+    return mode
+
+
+def _check_channels(in_channels: Any, out_channels: Any) -> tuple[int, int] | None:
+    if in_channels is None and out_channels is None:
+        return None
+    for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"Conv2D: {name} must be a positive int (give both in_channels and "
+                             f"out_channels, or neither for a single-channel layer), got {value!r}")
+    return int(in_channels), int(out_channels)
+
+
+class Conv2D(Module):
+    """A 2-D convolutional layer: cross-correlation with ``weight`` plus ``bias``.
+
+    Without channels (the section "Convolutions for Images"): input ``(h, w)``, weight
+    ``(k_h, k_w)`` uniform in [0, 1), a one-element bias. With ``in_channels`` and
+    ``out_channels``: input ``(c_i, h, w)`` or ``(batch, c_i, h, w)``, weight
+    ``(c_o, c_i, k_h, k_w)`` uniform in +-1/sqrt(c_i k_h k_w) (PyTorch's default range), bias
+    ``(c_o,)``. ``padding`` and ``stride`` as in ``corr2d``; ``padding_mode`` as in ``pad``;
+    ``mode="convolve"`` flips the kernel (strict convolution).
+    """
+
+    def __init__(self, kernel_size: Pair, bias: bool = True, seed: int = 0,
+                 mode: Mode = "correlate", padding: Pair = 0, stride: Pair = 1,
+                 in_channels: int | None = None, out_channels: int | None = None,
+                 padding_mode: PadMode = "zeros") -> None:
+        self.kernel_size = check_kernel_size(kernel_size)
+        self.mode = check_mode(mode)
+        self.padding = check_pair(padding, "padding", "Conv2D", 0)
+        self.stride = check_pair(stride, "stride", "Conv2D", 1)
+        if padding_mode not in PAD_MODES:
+            raise ValueError(f"Conv2D: padding_mode must be one of {PAD_MODES}, got {padding_mode!r}")
+        self.padding_mode = padding_mode
+        self.channels = _check_channels(in_channels, out_channels)
+        B = ops()
+        rng = np.random.default_rng(seed)
+        if self.channels is None:
+            self.weight = B.from_numpy(rng.random(self.kernel_size, dtype=np.float32))
+            self.bias = B.zeros((1,)) if bias else None
+        else:
+            c_i, c_o = self.channels
+            bound = 1 / math.sqrt(c_i * self.kernel_size[0] * self.kernel_size[1])
+            init = rng.uniform(-bound, bound, (c_o, c_i, *self.kernel_size)).astype(np.float32)
+            self.weight = B.from_numpy(init)
+            self.bias = B.zeros((c_o,)) if bias else None
+
+    def forward(self, X: Any, weight: Any = None, bias: Any = None) -> Any:
+        """The layer's output; ``weight``/``bias`` override the stored ones (for gradients)."""
+        B = ops()
+        weight = self.weight if weight is None else weight
+        bias = self.bias if bias is None else bias
+        padding = self.padding
+        if self.padding_mode != "zeros" and any(padding):
+            X, padding = pad(X, padding, self.padding_mode), (0, 0)
+        if self.channels is None:
+            out = (convolve2d if self.mode == "convolve" else corr2d)(X, weight, padding, self.stride)
+        else:
+            if self.mode == "convolve":
+                weight = B.flip(weight, axis=(-2, -1))
+            out = corr2d_multi_in_out(X, weight, padding, self.stride)
+        if bias is None:
+            return out
+        return out + (bias if self.channels is None else B.reshape(bias, (-1, 1, 1)))
+
+    def parameters(self) -> list[Any]:
+        return [self.weight] if self.bias is None else [self.weight, self.bias]
+
+    def __repr__(self) -> str:
+        h, w = self.kernel_size
+        channels = "" if self.channels is None else f"{self.channels[0]}->{self.channels[1]}, "
+        extra = "".join(f", {name}={value}" for name, value, default in (
+            ("padding", self.padding, (0, 0)), ("stride", self.stride, (1, 1)),
+            ("padding_mode", repr(self.padding_mode), "'zeros'")) if value != default)
+        return f"Conv2D({channels}{h}x{w}, bias={self.bias is not None}, mode={self.mode!r}{extra})"
+
+
+class _Pool2D(Module):
+    """A pooling layer: ``pool2d`` with the window as the default stride (no parameters)."""
+
+    mode = "max"
+
+    def __init__(self, pool_size: Pair, stride: Pair | None = None, padding: Pair = 0) -> None:
+        caller = type(self).__name__
+        stride = pool_size if stride is None else stride
+        self.pool_size, self.padding, self.stride = check_pool_args(caller, pool_size, padding,
+                                                                    stride, self.mode)
+
+    def forward(self, X: Any) -> Any:
+        return pool2d(X, self.pool_size, self.mode, self.padding, self.stride)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(pool_size={self.pool_size}, stride={self.stride}, "
+                f"padding={self.padding})")
+
+
+class MaxPool2D(_Pool2D):
+    """Max pooling layer: the largest value of each window; stride defaults to the window."""
+
+    mode = "max"
+
+
+class AvgPool2D(_Pool2D):
+    """Average pooling layer: each window's mean (padding counts as zeros); stride defaults to the window."""
+
+    mode = "avg"

@@ -1,0 +1,74 @@
+"""Maximum and average pooling (section "Pooling"), written once for every backend.
+
+Pooling acts on the last two axes, so each channel (and each image of a batch) is pooled on
+its own. Max pooling pads with minus infinity, so padding never wins a maximum; average
+pooling counts padded cells as zeros and always divides by the window's size, as PyTorch's
+``AvgPool2d`` does by default (``count_include_pad=True``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from ..backend import ops
+from .conv import run_compiled
+from .geometry import (
+    Pair,
+    as_float,
+    check_kernel_size,
+    check_pair,
+    check_tensor,
+    output_size,
+    pad_constant,
+    strided_window,
+)
+
+PoolMode = Literal["max", "avg"]
+POOL_MODES: tuple[str, ...] = ("max", "avg")
+
+
+def shift_and_pool(X: Any, pool_size: tuple[int, int], stride: tuple[int, int], mode: str) -> Any:
+    """Combine the ``p_h * p_w`` shifted windows of ``X`` elementwise: maximum or mean."""
+    B = ops()
+    ph, pw = pool_size
+    out = ((X.shape[-2] - ph) // stride[0] + 1, (X.shape[-1] - pw) // stride[1] + 1)
+    Y = strided_window(X, 0, 0, out, stride)
+    for a in range(ph):
+        for b in range(pw):
+            if a or b:
+                window = strided_window(X, a, b, out, stride)
+                Y = B.maximum(Y, window) if mode == "max" else Y + window
+    return Y if mode == "max" else Y / (ph * pw)
+
+
+def check_pool_args(caller: str, pool_size: Any, padding: Any, stride: Any,
+                    mode: str) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """Validated (window, padding, stride) pairs; padding is at most half the window."""
+    window = check_kernel_size(pool_size, caller)
+    padding = check_pair(padding, "padding", caller, 0)
+    stride = check_pair(stride, "stride", caller, 1)
+    if mode not in POOL_MODES:
+        raise ValueError(f"{caller}: mode must be one of {POOL_MODES}, got {mode!r}")
+    if padding[0] > window[0] // 2 or padding[1] > window[1] // 2:
+        raise ValueError(f"{caller}: padding {padding} is more than half the window {window}; "
+                         f"a window could then lie entirely in the padding (PyTorch and MXNet "
+                         f"refuse it too); use padding <= {(window[0] // 2, window[1] // 2)}")
+    return window, padding, stride
+
+
+def pool2d(X: Any, pool_size: Pair, mode: PoolMode = "max", padding: Pair = 0,
+           stride: Pair = 1) -> Any:
+    """Max or average over every ``pool_size`` window of the last two axes of ``X``.
+
+    ``X``: ``(h, w)``, ``(c, h, w)`` or ``(batch, c, h, w)``; channels are pooled separately.
+    The stride is 1 unless given (the book's function); the layers ``MaxPool2D`` and
+    ``AvgPool2D`` default it to the window instead, as the frameworks' layers do.
+    """
+    caller = "pool2d"
+    B = ops()
+    shape = check_tensor(B, X, "the input X", caller, (2, 3, 4))
+    window, padding, stride = check_pool_args(caller, pool_size, padding, stride, mode)
+    output_size(caller, shape[-2:], window, padding, stride, what="the pooling window")
+    X = pad_constant(B, as_float(B, X), padding, float("-inf") if mode == "max" else 0.0)
+    return run_compiled(B, shift_and_pool, B.size(X), (X,), pool_size=window, stride=stride,
+                        mode=mode)

@@ -197,7 +197,7 @@ def test_tensor_of_another_framework_is_a_type_error(backend, other_backend):
 
 @pytest.mark.parametrize("bad", [0, -1, (1,), (1, 2, 3), (0, 2), (1.5, 2), "3", True, (2, None)])
 def test_bad_kernel_size(backend, bad):
-    with pytest.raises(ValueError, match="kernel_size must be a positive int or a pair of positive ints"):
+    with pytest.raises(ValueError, match=r"Conv2D: kernel_size must be a positive int or a pair of them"):
         d2l.Conv2D(bad)
 
 

@@ -319,10 +319,12 @@ def normalize_axes(axes: Any, ndim: int) -> tuple[int, ...]:
 
 
 def flip_axes(axis: Any, ndim: int) -> list[int]:
-    """``flip``'s axis argument (None, an int or a tuple) as a list of axes."""
+    """``flip``'s axis argument (None, an int or a tuple) as a list of non-negative axes (MXNet's
+    flip accepts negative axes but fails when it computes)."""
     if axis is None:
         return list(range(ndim))
-    return [axis] if isinstance(axis, (int, np.integer)) else list(axis)
+    axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
+    return [int(a) % ndim for a in axes]
 
 
 def swapped_axes(ndim: int, axis1: int, axis2: int) -> list[int]:

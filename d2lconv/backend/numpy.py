@@ -134,7 +134,7 @@ def native_conv2d(X, K, /, padding=(0, 0), stride=(1, 1)):
     from autograd.scipy.signal import convolve
 
     (ph, pw), (sh, sw) = padding, stride
-    X = anp.pad(X, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    X = anp.pad(X, ((0, 0), (0, 0), (ph, ph), (pw, pw)), "constant")
     Y = convolve(X, K[:, :, ::-1, ::-1], axes=([2, 3], [2, 3]), dot_axes=([1], [1]), mode="valid")
     return Y[:, :, ::sh, ::sw]
 

@@ -30,7 +30,7 @@ def learn_kernel(X: Any, Y: Any, kernel_size: int | tuple[int, int], lr: float =
     Raises ``FloatingPointError`` if the loss stops being finite (``lr`` too large).
     """
     B = ops()
-    kh, kw = check_kernel_size(kernel_size)
+    kh, kw = check_kernel_size(kernel_size, "learn_kernel")
     _check_positive("lr", lr)
     _check_positive("epochs", epochs, integer=True)
     xshape = check_matrix(B, X, "the input X", "learn_kernel")

@@ -24,15 +24,16 @@ def show_heatmaps(matrices: Sequence[Any], titles: Sequence[str], cmap: str | Se
     for ax, matrix, title, colours in zip(axes[0], matrices, titles, cmaps):
         values = to_host(matrix)
         low, high = np.nanpercentile(values, [1, 99]) if values.size > 64 else (None, None)
-        ax.imshow(values, cmap=colours, interpolation="nearest", vmin=low, vmax=high)
+        image = ax.imshow(values, cmap=colours, interpolation="nearest", vmin=low, vmax=high)
         ax.set_title(title, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
         if annotate and values.size <= 64:
-            middle = (values.max() + values.min()) / 2
             for (i, j), v in np.ndenumerate(values):
+                red, green, blue, _ = image.cmap(image.norm(v))  # dark text on light cells
+                light = 0.299 * red + 0.587 * green + 0.114 * blue > 0.5
                 ax.text(j, i, f"{v:g}", ha="center", va="center", fontsize=7,
-                        color="black" if v > middle else "white")
+                        color="black" if light else "white")
     fig.tight_layout()
     return fig
 

@@ -28,34 +28,62 @@ def tree_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
+#: Every chapter of the book; the matrix test runs each on every tested backend.
+ALL_CHAPTERS = sorted(CHAPTERS.glob("*.md"))
+#: What each chapter's page must show: (figures at least, text printed by its cells).
+PAGES = {
+    "convolutions-for-images": (7, ["epoch 10, loss", "same outputs: True"]),
+    "padding-and-strides": (5, ["after ten 5x5 convolutions: (200, 200)", "layer: (2, 2)",
+                                "same as d2l.pad: True  same as numpy: True"]),
+    "channels": (2, []),
+    "pooling": (3, []),
+}
+#: The book's numbers, recorded by the chapters: (chapter, name) -> values.
+BOOK_NUMBERS = {
+    ("convolutions-for-images", "book example"): [19.0, 25.0, 37.0, 43.0],
+    ("padding-and-strides", "strided book example"): [0.0, 8.0, 6.0, 8.0],
+    ("padding-and-strides", "ten 5x5 layers"): [200.0, 200.0],
+}
+
+
 @pytest.fixture(scope="session")
 def matrix_run(tmp_path_factory):
-    """One matrix run of the chapter on every backend this environment tests."""
+    """One matrix run of every chapter on every backend this environment tests."""
     for name in TEST_BACKENDS:
         load_or_skip(name)
     build = tmp_path_factory.mktemp("build")
     before = tree_digest(CHAPTERS)
-    matrix = Matrix([CHAPTER], TEST_BACKENDS, build, jobs=2, progress=False)
+    matrix = Matrix(ALL_CHAPTERS, TEST_BACKENDS, build, jobs=2, progress=False)
     report = matrix.run()
     return report, build, before, matrix
 
 
+def test_every_chapter_has_page_checks():
+    assert {p.stem for p in ALL_CHAPTERS} == set(PAGES)
+
+
+@pytest.mark.parametrize("chapter", [p.stem for p in ALL_CHAPTERS])
 @pytest.mark.parametrize("name", TEST_BACKENDS)
-def test_chapter_runs_on_backend(matrix_run, name):
+def test_chapter_runs_on_backend(matrix_run, name, chapter):
     report, build, _, _ = matrix_run
-    run = next(r for r in report.runs if r["backend"] == name)
+    run = next(r for r in report.runs if r["backend"] == name and r["chapter"] == chapter)
     assert run["status"] == "ok", run.get("error")
+    figures, texts = PAGES[chapter]
     html = Path(run["html"]).read_text()
-    assert html.count("data:image/png") >= 7, "the HTML page should embed the chapter's figures"
+    assert html.count("data:image/png") >= figures, "the HTML page should embed the chapter's figures"
     notebook = json.loads(Path(run["notebook"]).read_text())
     outputs = [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = "".join("".join(o.get("text", "")) for o in outputs)
     assert f"running on the {name!r} backend" in text
-    assert "epoch 10, loss" in text and "same outputs: True" in text
+    for expected in texts:
+        assert expected in text
     recorded = json.loads(Path(run["results"]).read_text())
-    assert recorded["book example"]["values"] == [19.0, 25.0, 37.0, 43.0]
-    assert "gradient through d2l.corr2d" in recorded and "gradient through d2l.corr2d_loop" in recorded
+    for (where, key), values in BOOK_NUMBERS.items():
+        if where == chapter:
+            assert recorded[key]["values"] == values, key
+    if chapter == "convolutions-for-images":
+        assert "gradient through d2l.corr2d" in recorded and "gradient through d2l.corr2d_loop" in recorded
     assert Path(run["notebook"]).parent == build / name
 
 
@@ -64,7 +92,7 @@ def test_backends_agree_and_sources_untouched(matrix_run):
     assert report.ok, format_table(report, TEST_BACKENDS)
     assert not report.disagreements
     summary = json.loads(matrix.summary_path.read_text())
-    assert summary["ok"] and len(summary["runs"]) == len(TEST_BACKENDS)
+    assert summary["ok"] and len(summary["runs"]) == len(TEST_BACKENDS) * len(ALL_CHAPTERS)
     assert tree_digest(CHAPTERS) == before, "running chapters must never modify chapters/"
 
 

@@ -6,7 +6,9 @@ process (interleaved, medians of repeated runs after warm-up, float32).
     python tools/benchmark.py --json out.json --backends numpy,torch
 
 Sections: conv (shared corr2d vs the framework's own convolution), grad (forward + backward of
-both), loop (corr2d vs the textbook corr2d_loop), dispatch (d2lconv.<op>, and the op of
+both), channels (multi-channel corr2d_multi_in_out with padding and stride vs the framework's
+conv2d, forward and forward + backward), pool (pool2d vs the framework's max / average pooling,
+forward and forward + backward), loop (corr2d vs the textbook corr2d_loop), dispatch (d2lconv.<op>, and the op of
 a namespace pinned by `from d2lconv import torch as d2l`, vs the direct framework call),
 startup (import d2lconv vs import numpy; chapter run vs importing the framework).
 """
@@ -29,7 +31,7 @@ import numpy as np
 import d2lconv as d2l
 from d2lconv.backend import available_backends, canonical_name, load, load_order, use_backend
 
-SECTIONS = ("conv", "grad", "loop", "dispatch", "startup")
+SECTIONS = ("conv", "grad", "channels", "pool", "loop", "dispatch", "startup")
 
 
 def time_pair(first: Callable[[], Any], second: Callable[[], Any], repeat: int, number: int = 1,
@@ -94,6 +96,76 @@ def bench_grad(backend: str, sizes, kernels, repeat: int) -> list[dict]:
             shared, native = time_pair(lambda: run(ours), lambda: run(theirs), repeat)
             rows.append({"section": "grad", "backend": backend, "case": case,
                          "shared_ms": shared * 1e3, "native_ms": native * 1e3, "ratio": shared / native})
+    return rows
+
+
+def _forward_and_backward(B, ours: Callable, native: Callable, args: tuple, argnums: tuple[int, ...],
+                          repeat: int) -> dict[str, Any]:
+    """Forward and forward + backward times of ``ours`` vs ``native`` on the same arguments (the
+    outputs checked equal first). A framework with no gradient for its own op gets 'n/a'."""
+    expected = d2l.numpy(native(*args))
+    assert np.allclose(d2l.numpy(ours(*args)), expected, rtol=1e-4, atol=1e-3)
+    shared, theirs = time_pair(lambda: B.block_until_ready(ours(*args)),
+                               lambda: B.block_until_ready(native(*args)), repeat)
+    row: dict[str, Any] = {"shared_ms": shared * 1e3, "native_ms": theirs * 1e3, "ratio": shared / theirs}
+
+    def step_of(fn):
+        step = B.value_and_grad(lambda *a: d2l.reduce_sum(fn(*a) ** 2), argnums=argnums)
+
+        def run():
+            _, grads = step(*args)
+            for g in grads:
+                B.block_until_ready(g)
+        return run
+
+    try:
+        step_of(native)()
+    except TypeError as exc:  # numpy: sliding_window_view has no gradient
+        row.update(grad_shared_ms="n/a", grad_native_ms="n/a", grad_ratio=f"n/a ({exc})"[:40])
+        return row
+    shared, theirs = time_pair(step_of(ours), step_of(native), max(3, repeat // 2))
+    row.update(grad_shared_ms=shared * 1e3, grad_native_ms=theirs * 1e3, grad_ratio=shared / theirs)
+    return row
+
+
+def bench_channels(backend: str, cases, repeat: int) -> list[dict]:
+    """corr2d_multi_in_out vs the framework's conv2d: (batch, c_in, c_out, size, k, padding, stride)."""
+    rows = []
+    with use_backend(backend) as B:
+        for n, c_in, c_out, size, k, padding, stride in cases:
+            rng = np.random.default_rng(0)
+            X = B.from_numpy(rng.random((n, c_in, size, size), dtype=np.float32))
+            K = B.from_numpy(rng.random((c_out, c_in, k, k), dtype=np.float32) - 0.5)
+
+            def ours(x, w, padding=padding, stride=stride):
+                return d2l.corr2d_multi_in_out(x, w, padding, stride)
+
+            def native(x, w, padding=padding, stride=stride):
+                return B.native_conv2d(x, w, (padding, padding), (stride, stride))
+
+            case = f"{n}x{c_in}->{c_out}, {size}x{size}, {k}x{k}, pad {padding}, stride {stride}"
+            rows.append({"section": "channels", "backend": backend, "case": case,
+                         **_forward_and_backward(B, ours, native, (X, K), (0, 1), repeat)})
+    return rows
+
+
+def bench_pool(backend: str, cases, repeat: int) -> list[dict]:
+    """pool2d vs the framework's pooling: (batch, channels, size, mode, window, stride, padding)."""
+    rows = []
+    with use_backend(backend) as B:
+        for n, c, size, mode, window, stride, padding in cases:
+            rng = np.random.default_rng(0)
+            X = B.from_numpy(rng.random((n, c, size, size), dtype=np.float32))
+
+            def ours(x, mode=mode, window=window, stride=stride, padding=padding):
+                return d2l.pool2d(x, window, mode, padding, stride)
+
+            def native(x, mode=mode, window=window, stride=stride, padding=padding):
+                return B.native_pool2d(x, (window, window), mode, (padding, padding), (stride, stride))
+
+            case = f"{mode} {n}x{c}x{size}x{size}, {window}x{window}, stride {stride}, pad {padding}"
+            rows.append({"section": "pool", "backend": backend, "case": case,
+                         **_forward_and_backward(B, ours, native, (X,), (0,), repeat)})
     return rows
 
 
@@ -215,8 +287,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
     if args.quick:
         sizes, kernels, loop_sizes, repeat, number = [128], [3], [16], 3, 200
+        channel_cases = [(1, 3, 4, 32, 3, 1, 2)]
+        pool_cases = [(1, 2, 32, mode, 3, 2, 1) for mode in ("max", "avg")]
     else:
         sizes, kernels, loop_sizes, repeat, number = [256, 1024, 2048], [3, 7], [64, 256], 15, 20000
+        channel_cases = [(4, 3, 16, 224, k, 1, s) for k in (3, 5) for s in (1, 2)]
+        pool_cases = [(4, 16, 112, mode, w, 2, p) for mode in ("max", "avg") for w, p in ((2, 0), (3, 1))]
 
     rows: list[dict] = []
     for backend in backends:
@@ -225,6 +301,10 @@ def main(argv: list[str] | None = None) -> int:
             rows += bench_conv(backend, sizes, kernels, repeat)
         if "grad" in sections:
             rows += bench_grad(backend, sizes[:2] if not args.quick else sizes, kernels, max(3, repeat // 2))
+        if "channels" in sections:
+            rows += bench_channels(backend, channel_cases, max(3, repeat // 2))
+        if "pool" in sections:
+            rows += bench_pool(backend, pool_cases, max(3, repeat // 2))
         if "loop" in sections:
             rows += bench_loop(backend, loop_sizes, 1 if not args.quick else 2)
         if "dispatch" in sections:

@@ -58,6 +58,8 @@ CASES = [
     ("sqrt", lambda d, t: d.sqrt(t(P)), lambda: np.sqrt(P)),
     ("sigmoid", lambda d, t: d.sigmoid(t(M)), lambda: 1 / (1 + np.exp(-M))),
     ("maximum", lambda d, t: d.maximum(t(M), t(M * 0)), lambda: np.maximum(M, 0)),
+    ("maximum-scalar", lambda d, t: d.maximum(t(M), 0), lambda: np.maximum(M, 0)),
+    ("maximum-scalar-first", lambda d, t: d.maximum(0.5, t(M)), lambda: np.maximum(0.5, M)),
     ("expand_dims", lambda d, t: d.expand_dims(t(M), 1), lambda: np.expand_dims(M, 1)),
     ("swapaxes", lambda d, t: d.swapaxes(t(A), 0, 2), lambda: np.swapaxes(A, 0, 2)),
     ("repeat-flat", lambda d, t: d.repeat(t(IDX), 2), lambda: np.repeat(IDX, 2)),

@@ -16,7 +16,16 @@ _common.bind_aliases(globals(), _common, (
 ))
 Tensor = torch.Tensor
 _common.bind_aliases(globals(), torch, (*_common.UNARY_MATH, *_common.DTYPE_NAMES, "sigmoid", "matmul",
-                                        "maximum", "reshape", "swapaxes"), {"expand_dims": "unsqueeze"})
+                                        "reshape", "swapaxes"), {"expand_dims": "unsqueeze"})
+
+
+def maximum(a, b, /):
+    """``torch.maximum`` takes tensors only; a Python number on either side broadcasts, as in numpy."""
+    if not isinstance(b, torch.Tensor):
+        b = torch.as_tensor(b)  # a 0-d tensor: promotes like a Python number
+    elif not isinstance(a, torch.Tensor):
+        a = torch.as_tensor(a)
+    return torch.maximum(a, b)
 
 _TO_TORCH = {_np.dtype(_np.float32): torch.float32, _np.dtype(_np.float64): torch.float64,
              _np.dtype(_np.int32): torch.int32, _np.dtype(_np.int64): torch.int64,

@@ -35,14 +35,24 @@ PAGES = {
     "convolutions-for-images": (7, ["epoch 10, loss", "same outputs: True"]),
     "padding-and-strides": (5, ["after ten 5x5 convolutions: (200, 200)", "layer: (2, 2)",
                                 "same as d2l.pad: True  same as numpy: True"]),
-    "channels": (2, []),
-    "pooling": (3, []),
+    "channels": (3, ["same as the definition: True", "forward multiplications: counted 1296  formula 1296",
+                     "with a shuffle between: output group 0 depends on input groups [0, 1, 2, 3]"]),
+    "pooling": (6, ["stride 2: identical maps: True"]),
 }
 #: The book's numbers, recorded by the chapters: (chapter, name) -> values.
 BOOK_NUMBERS = {
     ("convolutions-for-images", "book example"): [19.0, 25.0, 37.0, 43.0],
     ("padding-and-strides", "strided book example"): [0.0, 8.0, 6.0, 8.0],
     ("padding-and-strides", "ten 5x5 layers"): [200.0, 200.0],
+    ("channels", "two input channels"): [56.0, 72.0, 104.0, 120.0],
+    ("channels", "three output channels"): [56.0, 72.0, 104.0, 120.0, 76.0, 100.0, 148.0, 172.0,
+                                            96.0, 128.0, 192.0, 224.0],
+    ("pooling", "max pooling 3x3"): [4.0, 5.0, 7.0, 8.0],
+    ("pooling", "average pooling 3x3"): [2.0, 3.0, 5.0, 6.0],
+    ("pooling", "MaxPool2D(3)"): [10.0],
+    ("pooling", "MaxPool2D(3, padding=1, stride=2)"): [5.0, 7.0, 13.0, 15.0],
+    ("pooling", "MaxPool2D((2, 3), stride=(2, 3), padding=(0, 1))"): [5.0, 7.0, 13.0, 15.0],
+    ("pooling", "two channels pooled"): [5.0, 7.0, 13.0, 15.0, 6.0, 8.0, 14.0, 16.0],
 }
 
 

@@ -28,16 +28,23 @@ POOL_MODES: tuple[str, ...] = ("max", "avg")
 
 
 def shift_and_pool(X: Any, pool_size: tuple[int, int], stride: tuple[int, int], mode: str) -> Any:
-    """Combine the ``p_h * p_w`` shifted windows of ``X`` elementwise: maximum or mean."""
+    """Combine the shifted windows of ``X`` elementwise: maximum, or sum divided by the window size.
+
+    The window is separable - a max (or sum) over a ``p_h x p_w`` block is one over ``p_h`` rows
+    of one over ``p_w`` columns - so the rows are combined first, at the vertical stride, then the
+    columns: ``(p_h - 1) + (p_w - 1)`` elementwise passes instead of ``p_h p_w - 1``.
+    """
     B = ops()
     ph, pw = pool_size
-    out = ((X.shape[-2] - ph) // stride[0] + 1, (X.shape[-1] - pw) // stride[1] + 1)
-    Y = strided_window(X, 0, 0, out, stride)
-    for a in range(ph):
-        for b in range(pw):
-            if a or b:
-                window = strided_window(X, a, b, out, stride)
-                Y = B.maximum(Y, window) if mode == "max" else Y + window
+    (n_h, n_w), (sh, sw) = X.shape[-2:], stride
+    out = ((n_h - ph) // sh + 1, (n_w - pw) // sw + 1)
+    combine = B.maximum if mode == "max" else (lambda a, b: a + b)
+    rows = strided_window(X, 0, 0, (out[0], n_w), (sh, 1))
+    for a in range(1, ph):
+        rows = combine(rows, strided_window(X, a, 0, (out[0], n_w), (sh, 1)))
+    Y = strided_window(rows, 0, 0, out, (1, sw))
+    for b in range(1, pw):
+        Y = combine(Y, strided_window(rows, 0, b, out, (1, sw)))
     return Y if mode == "max" else Y / (ph * pw)
 
 

@@ -90,7 +90,7 @@ def _is_basic_index(idx: Any) -> bool:
     import numpy as np
 
     parts = idx if isinstance(idx, tuple) else (idx,)
-    return all(isinstance(p, (slice, int, np.integer)) for p in parts)
+    return all(isinstance(p, (slice, int, np.integer)) or p is Ellipsis or p is None for p in parts)
 
 
 def _register_fast_slice_gradient(ArrayBox: Any) -> None:

@@ -14,8 +14,7 @@ import pytest
 
 import d2lconv as d2l
 from d2lconv.backend import BACKENDS, FRAMEWORKS, canonical_name, install_hint
-
-from .conftest import TEST_BACKENDS, load_or_skip
+from d2lconv.testing import load_or_skip
 
 FRAMEWORK_MODULES = tuple(f.module for name, f in FRAMEWORKS.items() if name != "numpy")
 
@@ -58,8 +57,8 @@ def test_env_var_selects(value, expected):
     assert out.stdout.strip() == expected
 
 
-@pytest.mark.parametrize("name", TEST_BACKENDS)
-def test_env_var_selects_each_installed_backend(name):
+def test_env_var_selects_each_installed_backend(backend_name):
+    name = backend_name
     load_or_skip(name)
     out = run_python("import d2lconv as d2l; from d2lconv.backend import load; "
                      f"print(d2l.get_backend(), isinstance(d2l.zeros(2), load({name!r}).Tensor))",
@@ -94,8 +93,8 @@ def test_use_backend_restores_exactly(other_backend):
     assert d2l.get_backend() == before
 
 
-@pytest.mark.parametrize("name", TEST_BACKENDS)
-def test_set_backend_changes_the_default_and_names_follow(name):
+def test_set_backend_changes_the_default_and_names_follow(backend_name):
+    name = backend_name
     backend = load_or_skip(name)
     before = d2l.get_backend()
     try:

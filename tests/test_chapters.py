@@ -11,8 +11,7 @@ import pytest
 from d2lconv.chapters import ChapterError, resolve_chapter, run_chapter
 from d2lconv.cli import main
 from d2lconv.matrix import Matrix, compare, format_table
-
-from .conftest import TEST_BACKENDS, load_or_skip
+from d2lconv.testing import load_or_skip
 
 pytestmark = pytest.mark.chapter
 CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
@@ -57,13 +56,13 @@ BOOK_NUMBERS = {
 
 
 @pytest.fixture(scope="session")
-def matrix_run(tmp_path_factory):
+def matrix_run(tmp_path_factory, d2lconv_backends):
     """One matrix run of every chapter on every backend this environment tests."""
-    for name in TEST_BACKENDS:
+    for name in d2lconv_backends:
         load_or_skip(name)
     build = tmp_path_factory.mktemp("build")
     before = tree_digest(CHAPTERS)
-    matrix = Matrix(ALL_CHAPTERS, TEST_BACKENDS, build, jobs=2, progress=False)
+    matrix = Matrix(ALL_CHAPTERS, d2lconv_backends, build, jobs=2, progress=False)
     report = matrix.run()
     return report, build, before, matrix
 
@@ -73,8 +72,8 @@ def test_every_chapter_has_page_checks():
 
 
 @pytest.mark.parametrize("chapter", [p.stem for p in ALL_CHAPTERS])
-@pytest.mark.parametrize("name", TEST_BACKENDS)
-def test_chapter_runs_on_backend(matrix_run, name, chapter):
+def test_chapter_runs_on_backend(matrix_run, backend_name, chapter):
+    name = backend_name
     report, build, _, _ = matrix_run
     run = next(r for r in report.runs if r["backend"] == name and r["chapter"] == chapter)
     assert run["status"] == "ok", run.get("error")
@@ -97,12 +96,12 @@ def test_chapter_runs_on_backend(matrix_run, name, chapter):
     assert Path(run["notebook"]).parent == build / name
 
 
-def test_backends_agree_and_sources_untouched(matrix_run):
+def test_backends_agree_and_sources_untouched(matrix_run, d2lconv_backends):
     report, build, before, matrix = matrix_run
-    assert report.ok, format_table(report, TEST_BACKENDS)
+    assert report.ok, format_table(report, d2lconv_backends)
     assert not report.disagreements
     summary = json.loads(matrix.summary_path.read_text())
-    assert summary["ok"] and len(summary["runs"]) == len(TEST_BACKENDS) * len(ALL_CHAPTERS)
+    assert summary["ok"] and len(summary["runs"]) == len(d2lconv_backends) * len(ALL_CHAPTERS)
     assert tree_digest(CHAPTERS) == before, "running chapters must never modify chapters/"
 
 

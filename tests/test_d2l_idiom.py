@@ -17,16 +17,15 @@ import pytest
 
 import d2lconv
 from d2lconv.backend import PUBLIC_NAMES, load
+from d2lconv.testing import load_or_skip
 
-from .conftest import TEST_BACKENDS, load_or_skip
 
-
-@pytest.fixture(params=TEST_BACKENDS)
-def pinned(request):
+@pytest.fixture
+def pinned(backend_name):
     """``from d2lconv import <backend> as d2l``, while the process default stays numpy."""
-    backend = load_or_skip(request.param)
+    backend = load_or_skip(backend_name)
     module = importlib.import_module("d2lconv")
-    namespace = getattr(module, request.param)
+    namespace = getattr(module, backend_name)
     assert d2lconv.get_backend() == "numpy"
     return backend, namespace
 

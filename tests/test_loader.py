@@ -12,9 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from d2lconv.backend import FRAMEWORKS, BackendImportError, BackendNotInstalledError, load_order
-
-from . import conftest
-from .conftest import TEST_BACKENDS
+from d2lconv.testing import Selection, current, require_installed
+from d2lconv.testing import selection as selection_module
 
 
 def run_python(code: str, extra_path: str | None = None, **env: str) -> subprocess.CompletedProcess:
@@ -61,18 +60,16 @@ def test_the_fixture_skips_only_a_missing_framework(monkeypatch):
             raise exc
         return load
 
-    monkeypatch.setattr(conftest, "load", raising(BackendNotInstalledError("not installed")))
-    monkeypatch.setattr(conftest, "REQUIRED", set())
+    optional, required = Selection(("torch",), frozenset()), Selection(("torch",), frozenset({"torch"}))
+    monkeypatch.setattr(selection_module, "load", raising(BackendNotInstalledError("not installed")))
     with pytest.raises(pytest.skip.Exception):
-        conftest.load_or_skip("torch")
-    monkeypatch.setattr(conftest, "REQUIRED", {"torch"})
+        optional.load_or_skip("torch")
     with pytest.raises(pytest.fail.Exception, match="required here"):
-        conftest.load_or_skip("torch")
-    monkeypatch.setattr(conftest, "REQUIRED", set())
+        required.load_or_skip("torch")
     for error in (BackendImportError("installed but broken"), AttributeError("a bug of ours")):
-        monkeypatch.setattr(conftest, "load", raising(error))
+        monkeypatch.setattr(selection_module, "load", raising(error))
         with pytest.raises(type(error)):
-            conftest.load_or_skip("torch")
+            optional.load_or_skip("torch")
 
 
 def test_load_order_puts_a_framework_before_the_one_it_cannot_follow():
@@ -105,10 +102,9 @@ def test_every_ordered_pair_of_installed_frameworks_loads_or_is_refused_clearly(
     """Never a crash: each ordered pair either runs both backends or raises BackendImportError
     naming the pair and the fix (TensorFlow then MXNet segfaults inside libmxnet here)."""
     names = []
-    for name in TEST_BACKENDS:
-        if name != "numpy":
-            conftest.require_installed(name)  # subprocesses do the importing
-            names.append(name)
+    for name in current().others:
+        require_installed(name)  # subprocesses do the importing
+        names.append(name)
     pairs = list(itertools.permutations(names, 2))
     with ThreadPoolExecutor(max_workers=2) as pool:
         outs = list(pool.map(lambda p: run_python(PAIR_CODE.format(first=p[0], second=p[1])), pairs))
@@ -126,7 +122,7 @@ def test_every_ordered_pair_of_installed_frameworks_loads_or_is_refused_clearly(
 @pytest.mark.needs_backends("tensorflow", "mxnet")
 def test_readme_example_tf_then_mxnet_is_refused_not_a_segfault():
     for name in ("tensorflow", "mxnet"):
-        conftest.require_installed(name)
+        require_installed(name)
     out = run_python("""
         import d2lconv as d2l
         from d2lconv.backend import BackendImportError

@@ -5,6 +5,10 @@ the tests in each. `nox -l` lists the sessions; `nox -s tests-all` runs one.
                  line) - the cross-backend agreement tests and the chapter matrix need this.
 - tests-current: numpy, torch and tensorflow on current releases (numpy 2.x, TensorFlow >= 2.18).
 - tests-numpy:   the default install: no deep-learning framework at all.
+- agreement:     every chapter's recorded numbers from tests-all (numpy 1.23 + MXNet) and
+                 tests-current (numpy 2 + current TensorFlow/JAX) in ONE table (`d2lconv compare`),
+                 failing on any disagreement. It reuses the chapter matrix those sessions ran
+                 (build/ci/tests-*) when it ran the chapters as they are now, else runs it again.
 - lint:          ruff.
 
 Each session makes every backend it lists required, so none of them can be skipped silently.
@@ -12,11 +16,15 @@ Each session makes every backend it lists required, so none of them can be skipp
 
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "tests-numpy", "tests-all", "tests-current"]
+nox.options.sessions = ["lint", "tests-numpy", "tests-all", "tests-current", "agreement"]
 
 ENVIRONMENTS = {
     # name: (extras, constraints file, backends it must test)
@@ -35,16 +43,51 @@ def _install(session: nox.Session, extras: str, constraints: str | None) -> None
 
 for _name, (_extras, _constraints, _backends) in ENVIRONMENTS.items():
 
-    def _tests(session: nox.Session, extras=_extras, constraints=_constraints, backends=_backends) -> None:
+    def _tests(session: nox.Session, extras=_extras, constraints=_constraints, backends=_backends,
+               name=_name) -> None:
         _install(session, extras, constraints)
         env = {"D2LCONV_TEST_BACKENDS": backends, "D2LCONV_REQUIRE_BACKENDS": backends,
-               "D2LCONV_BACKEND": "", "PYTHONHASHSEED": "0"}
+               "D2LCONV_BACKEND": "", "PYTHONHASHSEED": "0", "D2LCONV_MATRIX_BUILD": str(_build(name))}
         session.run("d2lconv", "info", env=env)
         session.run("python", "-m", "pytest", "-ra", *session.posargs, env=env)
         # the benchmark must keep working (a smoke run, not a timing gate)
         session.run("python", "tools/benchmark.py", "--quick", "--backends", backends, env=env)
 
     nox.session(name=f"tests-{_name}")(_tests)
+
+
+def _build(env_name: str) -> Path:
+    return Path("build") / "ci" / f"tests-{env_name}"
+
+
+def _matrix_is_current(build: Path, backends: str) -> bool:
+    """Whether ``build`` holds a finished matrix of every chapter, as the chapters are now, on ``backends``."""
+    try:
+        summary = json.loads((build / "matrix.json").read_text())
+    except (OSError, ValueError):
+        return False
+    ran = {(r["chapter"], r["backend"]): r.get("source_sha256") for r in summary.get("runs", [])}
+    wanted = {(p.stem, b): hashlib.sha256(p.read_bytes()).hexdigest()
+              for p in sorted(Path("chapters").glob("*.md")) for b in backends.split(",")}
+    return not summary.get("interrupted") and all(ran.get(key) == sha for key, sha in wanted.items())
+
+
+@nox.session
+def agreement(session: nox.Session) -> None:
+    """One table, chapter x (backend, environment), across tests-all and tests-current."""
+    session.install("-e", ".")
+    builds = []
+    for env_name in ("all", "current"):
+        build, backends = _build(env_name), ENVIRONMENTS[env_name][2]
+        if not _matrix_is_current(build, backends):
+            runner = Path(".nox") / f"tests-{env_name}" / "bin" / "d2lconv"
+            if not runner.exists():
+                session.error(f"no tests-{env_name} environment: run `nox -s tests-{env_name} agreement`")
+            session.run(str(runner.resolve()), "matrix", "--build-dir", str(build), "--label", build.name,
+                        "--backends", backends, "--no-progress", external=True, env={"D2LCONV_BACKEND": ""},
+                        success_codes=[0, 1])  # a failure shows in the comparison below
+        builds.append(str(build))
+    session.run("d2lconv", "compare", *builds)
 
 
 @nox.session

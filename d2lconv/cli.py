@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print machine-readable JSON")
     info.set_defaults(func=_info)
 
-    from . import runner_cli  # the chapter runner's subcommands live beside their implementation
+    from .runner import cli as runner_cli  # the chapter runner's subcommands live beside it
     runner_cli.add_commands(sub)
     return parser
 

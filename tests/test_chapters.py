@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from d2lconv.chapters import ChapterError, resolve_chapter, run_chapter
 from d2lconv.cli import main
-from d2lconv.matrix import Matrix, compare, format_table
+from d2lconv.runner.agreement import compare
+from d2lconv.runner.chapters import ChapterError, resolve_chapter, run_chapter
+from d2lconv.runner.matrix import Matrix, format_table
 from d2lconv.testing import load_or_skip
 
 pytestmark = pytest.mark.chapter
@@ -60,9 +62,12 @@ def matrix_run(tmp_path_factory, d2lconv_backends):
     """One matrix run of every chapter on every backend this environment tests."""
     for name in d2lconv_backends:
         load_or_skip(name)
-    build = tmp_path_factory.mktemp("build")
+    # nox keeps each environment's build (D2LCONV_MATRIX_BUILD) for its `agreement` session
+    kept = os.environ.get("D2LCONV_MATRIX_BUILD")
+    build = Path(kept) if kept else tmp_path_factory.mktemp("build")
     before = tree_digest(CHAPTERS)
-    matrix = Matrix(ALL_CHAPTERS, d2lconv_backends, build, jobs=2, progress=False)
+    matrix = Matrix(ALL_CHAPTERS, d2lconv_backends, build, jobs=2, progress=False,
+                    label=build.name if kept else None)
     report = matrix.run()
     return report, build, before, matrix
 

@@ -244,7 +244,7 @@ def bench_startup(backends: list[str], repeat: int, chapters: bool) -> list[dict
         import tempfile
 
         from d2lconv.backend import FRAMEWORKS
-        from d2lconv.chapters import run_chapter
+        from d2lconv.runner.chapters import run_chapter
         for backend in backends:
             framework = FRAMEWORKS[backend].module
             imports = statistics.median(_python_seconds(f"import {framework}") for _ in range(3))

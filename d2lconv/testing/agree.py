@@ -86,6 +86,7 @@ def assert_backends_agree(fn: Callable[..., Any], *args: Any, backends: list[str
     is required (``--require-backends``) and is otherwise left out with a
     :class:`BackendsSkipped` warning. Returns ``{backend: result as numpy arrays}``.
     """
+    __tracebackhide__ = True  # pytest shows the caller's line, not this function's
     chosen = selection.current()
     names = list(dict.fromkeys(["numpy", *(backends if backends is not None else chosen.backends)]))
     name_of = getattr(fn, "__qualname__", repr(fn))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
 from pathlib import Path
 
-from .backend import BACKENDS, ENV_VAR, available_backends, canonical_name
+from ..backend import BACKENDS, ENV_VAR, available_backends, canonical_name
 
 
 def _backend_list(text: str) -> list[str]:
@@ -90,15 +91,43 @@ def _matrix(args: argparse.Namespace) -> int:
         print(f"d2lconv matrix: error: {exc}", file=sys.stderr)
         return 2
     backends = args.backends or available_backends()
-    matrix = Matrix(chapters, backends, Path(args.build_dir), jobs=args.jobs, timeout=args.timeout,
-                    progress=not args.no_progress)
+    options = dict(jobs=args.jobs, timeout=args.timeout, progress=not args.no_progress, label=args.label)
+    if args.scheduler:
+        if importlib.util.find_spec("distributed") is None:
+            print('d2lconv matrix: error: --scheduler needs Dask distributed, which is not installed; '
+                  'install it with: pip install "d2lconv[dask]"', file=sys.stderr)
+            return 2
+        from .distributed import DaskMatrix
+
+        matrix = DaskMatrix(chapters, backends, Path(args.build_dir), scheduler=args.scheduler, **options)
+    else:
+        matrix = Matrix(chapters, backends, Path(args.build_dir), **options)
     try:
         report = matrix.run()
+    except (ConnectionError, TimeoutError) as exc:
+        print(f"d2lconv matrix: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"\ninterrupted: the runs that finished are in {matrix.summary_path}", file=sys.stderr)
         return 130
     print(format_table(report, backends))
     print(f"summary: {matrix.summary_path}")
+    return 0 if report.ok else 1
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .merged import BuildError, merge_builds
+
+    try:
+        report = merge_builds([Path(d) for d in args.build_dirs], args.labels)
+    except BuildError as exc:
+        print(f"d2lconv compare: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report.to_json(), indent=1))
+    else:
+        print(report.format())
+        print("all runs agree" if report.ok else "NOT all runs agree: see above")
     return 0 if report.ok else 1
 
 
@@ -135,4 +164,24 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         help="comma-separated backends (default: every installed one)")
     matrix.add_argument("-j", "--jobs", type=int, default=2, help="runs at once (default: 2)")
     matrix.add_argument("--no-progress", action="store_true", help="no progress bar")
+    matrix.add_argument("--label", default=None, metavar="NAME",
+                        help="name of this environment in `d2lconv compare` tables (default: 'numpy X.Y.Z')")
+    matrix.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="send each run to the Dask cluster at ADDRESS (tcp://host:8786), or 'local' "
+                             "for a local cluster of -j workers; results come back into --build-dir "
+                             '(needs pip install "d2lconv[dask]")')
     matrix.set_defaults(func=_matrix)
+
+    compare = sub.add_parser(
+        "compare", help="merge the matrices of several environments into one agreement table",
+        description="Read BUILD_DIR/matrix.json (made by `d2lconv matrix --build-dir BUILD_DIR`, in any "
+                    "environment or on any machine) for each BUILD_DIR and print one table: backend @ "
+                    "environment x chapter, every run compared with numpy in the first environment "
+                    "within float32 tolerance. Exit 1 if a run failed, disagrees, or a chapter was run "
+                    "from different sources; exit 2 if a directory holds no matrix.")
+    compare.add_argument("build_dirs", nargs="+", metavar="BUILD_DIR")
+    compare.add_argument("--label", dest="labels", action="append", default=None, metavar="NAME",
+                         help="name the environments, once per BUILD_DIR in order "
+                              "(default: what each matrix recorded with --label)")
+    compare.add_argument("--json", action="store_true", help="print the merged report as JSON")
+    compare.set_defaults(func=_compare)

@@ -9,6 +9,7 @@ leaves the last good outputs alone.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import time
@@ -16,9 +17,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_json_atomic, write_text_atomic
-from .backend import canonical_name, load
-from .results import RESULTS_ENV
+from ..atomic import write_json_atomic, write_text_atomic
+from ..backend import canonical_name, load
+from ..results import RESULTS_ENV
 
 CHAPTER_SUFFIXES = (".md", ".ipynb", ".py")
 
@@ -40,6 +41,7 @@ class RunResult:
     results: str | None = None
     error: str | None = None
     cell: int | None = None
+    source_sha256: str | None = None  # of the chapter file run: merged builds must have run the same text
     recorded: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -172,7 +174,8 @@ def run_chapter(chapter: str | Path, backend: str, build_dir: Path | str = "buil
     write_json_atomic(names["results"], recorded)
     result = RunResult(stem, backend, "ok" if error is None else "failed", round(seconds, 2),
                        notebook=str(names["notebook"]), html=str(names["html"]),
-                       results=str(names["results"]), recorded=recorded)
+                       results=str(names["results"]), recorded=recorded,
+                       source_sha256=hashlib.sha256(path.read_bytes()).hexdigest())
     if error is not None:
         index = failed_cell.get("index")
         result.cell = code_cells.index(index) + 1 if index in code_cells else None

@@ -1,0 +1,128 @@
+"""Do the runs of a chapter agree? Recorded results compared across backends and environments.
+
+A run is identified by its backend and, when results from several environments are merged
+(``d2lconv compare``), the environment's label: ``torch @ tests-current``. Every run of a
+chapter is compared with one reference - the numpy run of the first environment - within
+float32 tolerance.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+RTOL = 1e-4  # float32 agreement: relative ...
+ATOL = 1e-5  # ... and absolute, scaled by the largest magnitude of the reference values
+
+
+@dataclass
+class Disagreement:
+    chapter: str
+    backend: str  # the run that departs: "torch", or "torch @ tests-current" across environments
+    reference: str
+    name: str
+    detail: str
+
+
+def run_label(run: dict[str, Any]) -> str:
+    """``backend``, or ``backend @ environment`` for a run merged from another environment."""
+    env = run.get("environment")
+    return f"{run['backend']} @ {env}" if env else run["backend"]
+
+
+def compare(reference: dict[str, Any], other: dict[str, Any]) -> list[tuple[str, str]]:
+    """(name, what differs) for every recorded result where ``other`` departs from ``reference``."""
+    problems = []
+    for name in sorted(set(reference) | set(other)):
+        if name not in other or name not in reference:
+            problems.append((name, "recorded on one backend only"))
+            continue
+        a, b = reference[name], other[name]
+        if a["shape"] != b["shape"]:
+            problems.append((name, f"shape {b['shape']} vs {a['shape']}"))
+            continue
+        x, y = np.asarray(a["values"], float), np.asarray(b["values"], float)
+        scale = float(np.nanmax(np.abs(x))) if x.size and np.isfinite(x).any() else 1.0
+        close = np.isclose(y, x, rtol=RTOL, atol=ATOL * max(scale, 1.0), equal_nan=True)
+        if not close.all():
+            worst = int(np.nanargmax(np.abs(y - x)))
+            problems.append((name, f"{int((~close).sum())} of {close.size} values differ; worst at "
+                                   f"{worst}: {y[worst]:.6g} vs {x[worst]:.6g}"))
+    return problems
+
+
+def check_agreement(runs: Iterable[dict[str, Any]]) -> list[Disagreement]:
+    """Compare each chapter's recorded results across its successful runs.
+
+    The reference is the first numpy run in ``runs`` order (else the first successful run), so
+    with merged environments it is numpy in the first one.
+    """
+    runs = list(runs)
+    found = []
+    for chapter in sorted({r["chapter"] for r in runs}):
+        done = [(i, r) for i, r in enumerate(runs)
+                if r["chapter"] == chapter and r["status"] == "ok" and r.get("results")]
+        done.sort(key=lambda pair: (pair[1]["backend"] != "numpy", pair[0]))
+        if len(done) < 2:
+            continue
+        loaded = [(run_label(r), json.loads(Path(r["results"]).read_text())) for _, r in done]
+        ref_label, ref_values = loaded[0]
+        for label, values in loaded[1:]:
+            for key, detail in compare(ref_values, values):
+                found.append(Disagreement(chapter, label, ref_label, key, detail))
+    return found
+
+
+def compared_runs(runs: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """How many successful runs with results each chapter has: fewer than two means nothing was compared."""
+    counts: dict[str, int] = {}
+    for r in runs:
+        counts.setdefault(r["chapter"], 0)
+        if r["status"] == "ok" and r.get("results"):
+            counts[r["chapter"]] += 1
+    return counts
+
+
+def format_table(runs: list[dict[str, Any]], disagreements: list[Disagreement],
+                 rows: list[str] | None = None) -> str:
+    """One row per run label (backend, or backend @ environment), one column per chapter:
+    status, seconds, and whether the run agrees with the reference; then every problem."""
+    chapters = sorted({r["chapter"] for r in runs})
+    by_key = {(r["chapter"], run_label(r)): r for r in runs}
+    rows = rows or list(dict.fromkeys(run_label(r) for r in runs))
+    bad = {(d.chapter, d.backend) for d in disagreements}
+    alone = {c for c, n in compared_runs(runs).items() if n < 2}
+    table = []
+    for row in rows:
+        cells = []
+        for chapter in chapters:
+            r = by_key.get((chapter, row))
+            if r is None:
+                cells.append("-")
+                continue
+            if r["status"] != "ok":
+                agree = ""
+            elif chapter in alone:
+                agree = " (alone)"
+            else:
+                agree = " DISAGREES" if (chapter, row) in bad else " agrees"
+            cells.append(f"{r['status']} {r['seconds']:.1f}s{agree}")
+        table.append(cells)
+    widths = [max([len(c)] + [len(cells[i]) for cells in table]) + 2 for i, c in enumerate(chapters)]
+    first = max([len(r) for r in rows] + [10]) + 2
+    lines = [f"{'backend':<{first}}" + "".join(f"{c:<{w}}" for c, w in zip(chapters, widths)).rstrip()]
+    for row, cells in zip(rows, table):
+        lines.append(f"{row:<{first}}" + "".join(f"{c:<{w}}" for c, w in zip(cells, widths)).rstrip())
+    for r in runs:
+        if r["status"] != "ok":
+            lines.append(f"  {run_label(r)}/{r['chapter']}: {r.get('error')}")
+    for d in disagreements:
+        lines.append(f"  {d.backend}/{d.chapter} vs {d.reference}: {d.name!r}: {d.detail}")
+    if alone and runs:
+        lines.append(f"  nothing to compare for {', '.join(sorted(alone))}: fewer than two successful runs "
+                     "(agreement needs at least two backends or environments)")
+    return "\n".join(lines)

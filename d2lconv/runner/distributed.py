@@ -1,0 +1,142 @@
+"""The chapter matrix on a Dask distributed cluster: ``d2lconv matrix --scheduler ADDRESS|local``.
+
+Each (chapter, backend) run is one Dask task. On the worker it writes the chapter's text into a
+temporary folder and runs ``d2lconv run`` there in a subprocess - so a chapter or framework that
+crashes takes down that subprocess, never the worker - and sends back the run's result and the
+files it wrote. Only this process writes into the build directory, atomically, after a run's
+task has finished: a worker that dies mid-run leaves nothing behind, and the scheduler gives the
+task to another worker (up to its ``distributed.scheduler.allowed-failures`` deaths), after which
+the run is reported as an error naming the lost workers. Workers need d2lconv, the chapter tools
+and the frameworks installed, as for a local run; this module is imported only with ``--scheduler``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ..atomic import write_bytes_atomic
+from .environment import describe
+from .matrix import Matrix, parse_run_output
+
+FILE_KINDS = ("notebook", "html", "results")
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the runner gets SIGTERM when the worker that started it dies (no orphaned kernels)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def run_on_worker(stem: str, suffix: str, source: str, backend: str, timeout: int) -> dict[str, Any]:
+    """Run one chapter on this worker in a subprocess; the run's result and the bytes of its files."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="d2lconv-run-") as tmp:
+        chapter = Path(tmp) / "chapters" / f"{stem}{suffix}"
+        chapter.parent.mkdir()
+        chapter.write_text(source, encoding="utf-8")
+        cmd = [sys.executable, "-m", "d2lconv.cli", "run", str(chapter), "--backend", backend,
+               "--build-dir", str(Path(tmp) / "build"), "--timeout", str(timeout), "--json"]
+        preexec = _die_with_parent if sys.platform.startswith("linux") else None
+        proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=preexec)  # noqa: PLW1509
+        result = parse_run_output(stem, backend, proc.stdout, proc.stderr, proc.returncode,
+                                  time.perf_counter() - started)
+        files = {kind: (Path(result[kind]).name, Path(result[kind]).read_bytes())
+                 for kind in FILE_KINDS if result.get(kind) and Path(result[kind]).is_file()}
+    return {"result": result, "files": files}
+
+
+class DaskMatrix(Matrix):
+    """The matrix with every run sent to a Dask cluster: ``scheduler`` is its address
+    (``tcp://host:8786``) or ``"local"`` for a local cluster of ``jobs`` single-threaded workers."""
+
+    def __init__(self, *args: Any, scheduler: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.scheduler = scheduler
+        self._client: Any = None
+        self._cluster: Any = None
+        self._futures: set[Any] = set()
+
+    def _open(self) -> dict[str, Any]:
+        from distributed import Client, LocalCluster
+
+        if self.scheduler == "local":
+            self._cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
+                                         dashboard_address=None)
+            self._client = Client(self._cluster)
+        else:
+            try:
+                self._client = Client(self.scheduler, timeout="30s")
+            except OSError as exc:
+                raise ConnectionError(f"cannot reach the Dask scheduler at {self.scheduler!r} ({exc}); start "
+                                      f"one with `dask scheduler` and workers with `dask worker ADDRESS`, "
+                                      f"or use --scheduler local") from exc
+        self._client.wait_for_workers(1, timeout=120)
+        # the environment the runs execute in is a worker's, not necessarily this process's
+        return self._client.submit(describe, self.label, pure=False).result()
+
+    def _close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+    def _concurrency(self, n_runs: int) -> int:
+        return max(1, n_runs)  # every run is submitted at once; the cluster decides what runs when
+
+    def _stop_running(self) -> None:
+        for future in list(self._futures):
+            future.cancel()
+
+    def _one(self, chapter: Path, backend: str) -> dict[str, Any]:
+        from distributed import CancelledError, KilledWorker
+
+        started = time.perf_counter()
+        with self._lock:
+            if self._stopping:
+                return self._interrupted(chapter, backend)
+            future = self._client.submit(run_on_worker, chapter.stem, chapter.suffix,
+                                         chapter.read_text(encoding="utf-8"), backend, self.timeout,
+                                         key=f"d2lconv-{chapter.stem}-{backend}-{uuid.uuid4().hex[:8]}",
+                                         pure=False)
+            self._futures.add(future)
+        failure = {"chapter": chapter.stem, "backend": backend, "status": "error"}
+        try:
+            payload = future.result()
+        except KilledWorker as exc:
+            return {**failure, "seconds": round(time.perf_counter() - started, 2),
+                    "error": f"the Dask workers running it died ({exc}); the run was given up after the "
+                             f"scheduler's allowed failures"}
+        except CancelledError:
+            return self._interrupted(chapter, backend)
+        except Exception as exc:  # lost scheduler, unpicklable result, ...: reported, never lost
+            return {**failure, "seconds": round(time.perf_counter() - started, 2),
+                    "error": f"the Dask task failed: {type(exc).__name__}: {exc}"}
+        finally:
+            with self._lock:
+                self._futures.discard(future)
+        return self._store(payload, chapter.stem, backend)
+
+    def _store(self, payload: dict[str, Any], stem: str, backend: str) -> dict[str, Any]:
+        """Write a finished run's files into the build directory (atomically) and point to them."""
+        result = dict(payload["result"])
+        out_dir = self.build_dir / backend
+        for kind in FILE_KINDS:
+            result[kind] = None
+        for kind, (name, data) in payload["files"].items():
+            write_bytes_atomic(out_dir / name, data)
+            result[kind] = str(out_dir / name)
+        if result.get("status") == "ok":
+            for stale in (f"{stem}.failed.ipynb", f"{stem}.failed.html", f"{stem}.failed.results.json"):
+                (out_dir / stale).unlink(missing_ok=True)
+        return result

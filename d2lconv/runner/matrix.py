@@ -1,0 +1,146 @@
+"""The chapter matrix: every chapter on every backend, each run in its own process, and a check
+that the backends agree on the numbers each chapter records."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..atomic import write_json_atomic
+from .agreement import ATOL, RTOL, Disagreement, check_agreement
+from .agreement import format_table as _format_runs
+from .environment import describe
+
+
+@dataclass
+class MatrixReport:
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    disagreements: list[Disagreement] = field(default_factory=list)
+    interrupted: bool = False
+    environment: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return (not self.interrupted and not self.disagreements
+                and all(r["status"] == "ok" for r in self.runs))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "interrupted": self.interrupted, "environment": self.environment,
+                "runs": self.runs,
+                "agreement": {"rtol": RTOL, "atol": ATOL,
+                              "disagreements": [d.__dict__ for d in self.disagreements]}}
+
+
+class Matrix:
+    """Runs ``d2lconv run`` for each (chapter, backend) in a subprocess, ``jobs`` at a time.
+
+    Subclasses send the runs elsewhere (:class:`d2lconv.runner.distributed.DaskMatrix`) by
+    overriding ``_one``, ``_concurrency``, ``_open``, ``_close`` and ``_stop_running``; the
+    progress bar, the build directory, ``matrix.json`` and the agreement check stay the same.
+    """
+
+    def __init__(self, chapters: list[Path], backends: list[str], build_dir: Path, jobs: int = 1,
+                 timeout: int = 900, progress: bool = True, label: str | None = None) -> None:
+        self.chapters, self.backends, self.build_dir = chapters, backends, Path(build_dir)
+        self.jobs, self.timeout, self.progress, self.label = max(1, jobs), timeout, progress, label
+        self.summary_path = self.build_dir / "matrix.json"
+        self._procs: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+        self._stopping = False
+
+    def _interrupted(self, chapter: Path, backend: str) -> dict[str, Any]:
+        return {"chapter": chapter.stem, "backend": backend, "status": "skipped",
+                "seconds": 0.0, "error": "interrupted before it started"}
+
+    def _one(self, chapter: Path, backend: str) -> dict[str, Any]:
+        cmd = [sys.executable, "-m", "d2lconv.cli", "run", str(chapter), "--backend", backend,
+               "--build-dir", str(self.build_dir), "--timeout", str(self.timeout), "--json"]
+        started = time.perf_counter()
+        with self._lock:
+            if self._stopping:
+                return self._interrupted(chapter, backend)
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            self._procs.add(proc)
+        try:
+            out, err = proc.communicate()
+        finally:
+            with self._lock:
+                self._procs.discard(proc)
+        return parse_run_output(chapter.stem, backend, out, err, proc.returncode, time.perf_counter() - started)
+
+    def _concurrency(self, n_runs: int) -> int:  # noqa: ARG002
+        """How many runs are in flight at once on this side."""
+        return self.jobs
+
+    def _open(self) -> dict[str, Any]:
+        """Prepare to run; returns the environment the runs execute in."""
+        return describe(self.label)
+
+    def _close(self) -> None:
+        """Release what ``_open`` acquired."""
+
+    def _stop_running(self) -> None:
+        """Stop the runs under way (Ctrl-C)."""
+        for proc in list(self._procs):
+            proc.terminate()
+
+    def _save(self, report: MatrixReport) -> None:
+        report.disagreements = check_agreement(report.runs)
+        write_json_atomic(self.summary_path, report.to_json())
+
+    def run(self) -> MatrixReport:
+        from tqdm.auto import tqdm
+
+        jobs = [(c, b) for c in self.chapters for b in self.backends]
+        report = MatrixReport(environment=self._open())
+        bar = tqdm(total=len(jobs), desc="chapter matrix", unit="run", disable=not self.progress,
+                   file=sys.stderr)
+        pool = ThreadPoolExecutor(max_workers=self._concurrency(len(jobs)))
+        try:
+            futures = {pool.submit(self._one, c, b): (c, b) for c, b in jobs}
+            for future in as_completed(futures):
+                result = future.result()
+                report.runs.append(result)
+                bar.set_postfix_str(f"{result['backend']}/{result['chapter']}: {result['status']}")
+                bar.update()
+                self._save(report)  # partial results survive a later failure or Ctrl-C
+        except KeyboardInterrupt:
+            report.interrupted = True
+            with self._lock:
+                self._stopping = True
+                self._stop_running()
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._save(report)
+            raise
+        finally:
+            bar.close()
+            pool.shutdown(wait=True)
+            self._close()
+        report.runs.sort(key=lambda r: (r["chapter"], self.backends.index(r["backend"])
+                                        if r["backend"] in self.backends else 99))
+        self._save(report)
+        return report
+
+
+def parse_run_output(chapter: str, backend: str, out: str, err: str, returncode: int,
+                     seconds: float) -> dict[str, Any]:
+    """The run's JSON line from ``d2lconv run --json``, or an error naming the exit code and stderr."""
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    if lines:
+        return json.loads(lines[-1])
+    tail = (err.strip().splitlines() or ["(no output)"])[-1]
+    return {"chapter": chapter, "backend": backend, "status": "error", "seconds": round(seconds, 2),
+            "error": f"the runner exited with code {returncode}: {tail}"}
+
+
+def format_table(report: MatrixReport, backends: list[str]) -> str:
+    """backend x chapter: status, seconds, and whether it agrees with the reference backend."""
+    rows = backends + sorted({r["backend"] for r in report.runs} - set(backends))
+    return _format_runs(report.runs, report.disagreements, rows)

@@ -180,8 +180,21 @@ def test_local_cluster_and_the_default_imports_no_dask(tmp_path):
 
 
 def test_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
+    import dask
+
     chapter = _chapter(tmp_path, "steady", "x = 1")
-    code = main(["matrix", str(chapter), "--backends", "numpy", "--build-dir", str(tmp_path / "b"),
-                 "--scheduler", "tcp://127.0.0.1:9", "--no-progress"])
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        code = main(["matrix", str(chapter), "--backends", "numpy", "--build-dir", str(tmp_path / "b"),
+                     "--scheduler", "tcp://127.0.0.1:9", "--no-progress"])
     assert code == 2
     assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'" in capsys.readouterr().err
+
+
+def test_scheduler_without_dask_names_the_extra(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "distributed" else real(name, *a))
+    chapter = _chapter(tmp_path, "steady", "x = 1")
+    assert main(["matrix", str(chapter), "--build-dir", str(tmp_path / "b"), "--scheduler", "local"]) == 2
+    assert 'pip install "d2lconv[dask]"' in capsys.readouterr().err

@@ -76,7 +76,7 @@ class DaskMatrix(Matrix):
             self._client = Client(self._cluster)
         else:
             try:
-                self._client = Client(self.scheduler, timeout="30s")
+                self._client = Client(self.scheduler)  # waits distributed.comm.timeouts.connect (30 s)
             except OSError as exc:
                 raise ConnectionError(f"cannot reach the Dask scheduler at {self.scheduler!r} ({exc}); start "
                                       f"one with `dask scheduler` and workers with `dask worker ADDRESS`, "

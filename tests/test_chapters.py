@@ -167,6 +167,16 @@ def test_chapter_without_code_cells_is_an_error(tmp_path):
         run_chapter(empty, "numpy", tmp_path / "build")
 
 
+def test_short_names_resolve_from_any_directory(tmp_path, monkeypatch):
+    """Outside the checkout (no ./chapters), short names find this checkout's chapters."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("D2LCONV_CHAPTERS", raising=False)
+    assert resolve_chapter("convolutions") == CHAPTER
+    monkeypatch.setenv("D2LCONV_CHAPTERS", str(tmp_path))
+    with pytest.raises(ChapterError, match="no chapter 'convolutions'"):
+        resolve_chapter("convolutions")
+
+
 def test_unknown_chapter(capsys):
     with pytest.raises(ChapterError, match=r"no chapter 'nope'.*convolutions-for-images"):
         resolve_chapter("nope", CHAPTERS)

@@ -56,7 +56,7 @@ def default_chapters_dir() -> Path:
     if env:
         return Path(env)
     here = Path.cwd() / "chapters"
-    return here if here.is_dir() else Path(__file__).resolve().parent.parent / "chapters"
+    return here if here.is_dir() else Path(__file__).resolve().parents[2] / "chapters"
 
 
 def list_chapters(chapters_dir: Path | None = None) -> list[Path]:

@@ -34,7 +34,7 @@ from .cnn.module import Module
 from .cnn.pooling import pool2d
 from .cnn.receptive import receptive_field
 from .cnn.train import learn_kernel
-from .results import record
+from .results import record, rounded
 
 __version__ = "0.1.0"
 
@@ -55,7 +55,7 @@ _SHARED = {
     "corr2d": corr2d, "corr2d_loop": corr2d_loop, "corr2d_matrix": corr2d_matrix,
     "corr2d_multi_in": corr2d_multi_in, "corr2d_multi_in_out": corr2d_multi_in_out,
     "corr2d_multi_in_out_1x1": corr2d_multi_in_out_1x1, "learn_kernel": learn_kernel, "pad": pad,
-    "pool2d": pool2d, "receptive_field": receptive_field, "record": record, "kernels": kernels,
+    "pool2d": pool2d, "receptive_field": receptive_field, "record": record, "rounded": rounded, "kernels": kernels,
     "plot": plot, "available_backends": available_backends, "set_backend": set_backend,
     "use_backend": use_backend,
 }
@@ -105,5 +105,5 @@ __all__ = [
     "AvgPool2D", "Conv2D", "MaxPool2D", "Module", "available_backends", "conv_output_shape",
     "convolve2d", "corr2d", "corr2d_loop", "corr2d_matrix", "corr2d_multi_in",
     "corr2d_multi_in_out", "corr2d_multi_in_out_1x1", "get_backend", "kernels", "learn_kernel",
-    "nn_Module", "pad", "plot", "pool2d", "receptive_field", "record", "set_backend", "use_backend",
+    "nn_Module", "pad", "plot", "pool2d", "receptive_field", "record", "rounded", "set_backend", "use_backend",
 ]

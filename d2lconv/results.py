@@ -1,7 +1,8 @@
 """Key numeric results a chapter records, so runs on different backends can be compared.
 
 Inside a chapter: ``d2l.record("learned kernel", kernel)``. The runner sets
-``D2LCONV_RESULTS_FILE`` for the kernel; outside a run, ``record`` only returns the values.
+``D2LCONV_RESULTS_FILE`` for the kernel; outside a run, ``record`` only remembers the values.
+``d2l.rounded(x, 4)`` gives values for people to read: ``0.8506``, not ``0.850600004196167``.
 """
 
 from __future__ import annotations
@@ -25,11 +26,22 @@ def to_host(value: Any) -> np.ndarray:
     return np.asarray(B.numpy(value) if B.is_tensor(value) else value, dtype=np.float64)
 
 
-def record(name: str, value: Any) -> np.ndarray:
-    """Remember ``value`` under ``name`` for the cross-backend agreement check; return it on host."""
+def record(name: str, value: Any) -> None:
+    """Remember ``value`` under ``name`` for the cross-backend agreement check.
+
+    Returns nothing, so a cell that ends with ``d2l.record(...)`` shows no stray output.
+    """
     host = to_host(value)
     _RECORDED[name] = {"shape": list(host.shape), "values": host.ravel().tolist()}
     target = os.environ.get(RESULTS_ENV)
     if target:
         write_json_atomic(Path(target), _RECORDED)
-    return host
+
+
+def rounded(value: Any, digits: int = 4) -> Any:
+    """A tensor, array or number as (nested lists of) Python floats rounded to ``digits`` decimals.
+
+    Rounds in float64, so float32 values print as people write them (``0.8506``), not as the
+    nearest double of the float32 (``0.850600004196167``); ``-0.0`` prints as ``0.0``.
+    """
+    return (np.round(to_host(value), digits) + 0.0).tolist()

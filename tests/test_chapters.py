@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,8 @@ PAGES = {
                      "with a shuffle between: output group 0 depends on input groups [0, 1, 2, 3]"]),
     "pooling": (6, ["stride 2: identical maps: True"]),
 }
+#: A float32 printed through float64: 0.850600004196167, 0.9097999930381775 (float32: lines show it on purpose)
+FLOAT32_NOISE = re.compile(r"\d\.\d*(?:00000|99999)\d")
 #: The book's numbers, recorded by the chapters: (chapter, name) -> values.
 BOOK_NUMBERS = {
     ("convolutions-for-images", "book example"): [19.0, 25.0, 37.0, 43.0],
@@ -90,6 +93,14 @@ def test_chapter_runs_on_backend(matrix_run, backend_name, chapter):
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = "".join("".join(o.get("text", "")) for o in outputs)
     assert f"running on the {name!r} backend" in text
+    # clean pages: no framework log lines, no stray values of d2l.record, numbers rounded for people
+    assert not [o for o in outputs if o.get("name") == "stderr"], "stderr on the page"
+    for cell in notebook["cells"]:
+        last = "".join(cell["source"]).strip().splitlines()[-1:] if cell["cell_type"] == "code" else []
+        if last and last[0].startswith("d2l.record("):
+            assert not [o for o in cell["outputs"] if o["output_type"] == "execute_result"], last
+    noisy = [line for line in text.splitlines() if FLOAT32_NOISE.search(line) and "float32:" not in line]
+    assert not noisy, noisy
     for expected in texts:
         assert expected in text
     recorded = json.loads(Path(run["results"]).read_text())

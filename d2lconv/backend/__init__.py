@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import importlib
 import importlib.metadata
 import importlib.util
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -41,14 +43,23 @@ class Framework:
     broken_hint: str = ""  # what to do when it is installed but fails to import
     #: frameworks that, once imported, make importing this one crash the interpreter
     crashes_after: dict[str, str] = field(default_factory=dict)
+    #: regular expressions for the framework's own start-up and compiler log lines on stderr
+    #: (not errors): chapter pages leave them out unless asked to be verbose
+    log_noise: tuple[str, ...] = ()
 
 
 #: Backend -> its framework, in the order backends are listed everywhere.
 FRAMEWORKS: dict[str, Framework] = {
     "numpy": Framework("numpy", "numpy", "", requires=("autograd",)),
     "torch": Framework("torch", "torch", "torch"),
-    "tensorflow": Framework("tensorflow", "tensorflow-cpu", "tensorflow",
-                            environ={"TF_CPP_MIN_LOG_LEVEL": "2"}),  # keep C++ start-up chatter out
+    "tensorflow": Framework(
+        "tensorflow", "tensorflow-cpu", "tensorflow",
+        environ={"TF_CPP_MIN_LOG_LEVEL": "2"},  # keep C++ start-up chatter out
+        # XLA writes these through absl before absl::InitializeLog, which no variable silences
+        log_noise=(r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR",
+                   r"[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] .*",  # absl INFO/WARNING lines
+                   r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IW] \S+:\d+\] .*",  # TF's own INFO/WARNING
+                   r"oneDNN custom operations are on\..*", r"To enable the following instructions: .*")),
     "mxnet": Framework(
         "mxnet", "mxnet", "mxnet",
         broken_hint="MXNet 1.9 only works with numpy < 1.24; reinstall with `pip install \"numpy<1.24\"` "
@@ -311,6 +322,16 @@ class _Pin:
         _CONTEXT.reset(self.token)
 
 
+def is_log_noise(line: str) -> bool:
+    """Whether ``line`` is a framework's informational log line (XLA start-up, ...), not an error."""
+    return any(pattern.fullmatch(line.rstrip("\r\n")) for pattern in _noise_patterns())
+
+
+@functools.lru_cache(maxsize=1)
+def _noise_patterns() -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p) for framework in FRAMEWORKS.values() for p in framework.log_noise)
+
+
 def available_backends() -> list[str]:
     """The backends whose framework is installed, found without importing any framework."""
     found = []
@@ -335,7 +356,7 @@ def framework_version(name: str) -> str | None:
 __all__ = [
     "ALIASES", "BACKENDS", "BY_NAME", "CONTRACT", "ENV_VAR", "FRAMEWORKS", "PUBLIC_NAMES",
     "BackendImportError", "BackendNotInstalledError", "available_backends", "canonical_name",
-    "env_backend_name", "framework_version", "get_backend", "install_hint", "load", "load_order", "ops",
+    "env_backend_name", "framework_version", "get_backend", "install_hint", "is_log_noise", "load", "load_order", "ops",
     "pinned",
     "set_backend", "use_backend",
 ]

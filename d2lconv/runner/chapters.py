@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_json_atomic, write_text_atomic
-from ..backend import canonical_name, load
+from ..backend import canonical_name, is_log_noise, load
 from ..results import RESULTS_ENV
 
 CHAPTER_SUFFIXES = (".md", ".ipynb", ".py")
@@ -115,8 +116,12 @@ def _refuse_source_dir(build_dir: Path, chapter: Path) -> None:
 
 
 def run_chapter(chapter: str | Path, backend: str, build_dir: Path | str = "build",
-                timeout: int = 900, chapters_dir: Path | None = None) -> RunResult:
-    """Execute one chapter on one backend in a fresh kernel and write its outputs atomically."""
+                timeout: int = 900, chapters_dir: Path | None = None, verbose: bool = False) -> RunResult:
+    """Execute one chapter on one backend in a fresh kernel and write its outputs atomically.
+
+    Unless ``verbose``, the frameworks' informational log lines are left out of the cells' stderr
+    and the kernel process's own output (start-up warnings) is not echoed; errors always show.
+    """
     import json
 
     import nbformat
@@ -153,13 +158,23 @@ def run_chapter(chapter: str | Path, backend: str, build_dir: Path | str = "buil
                             resources={"metadata": {"path": str(path.parent)}},
                             on_cell_error=on_cell_error)
     error = None
+    # the kernel process's own stdout/stderr (not the cells'): Jupyter's start-up warnings and
+    # framework logs written before a cell runs; shown with --verbose or when the kernel dies
+    kernel_log = tempfile.TemporaryFile(mode="w+", prefix="d2lconv-kernel-")
     try:
-        client.execute(env=env)
+        client.execute(env=env, stdout=kernel_log, stderr=kernel_log)
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
         error = exc
     finally:  # also on Ctrl-C: no stray temporary file is left in the build directory
         recorded_text = Path(results_tmp).read_text() if Path(results_tmp).exists() else "{}"
         Path(results_tmp).unlink(missing_ok=True)
+        kernel_log.seek(0)
+        kernel_text = kernel_log.read()
+        kernel_log.close()
+    if verbose and kernel_text.strip():
+        sys.stderr.write(f"[kernel {stem}/{backend}]\n{kernel_text}")
+    if not verbose:
+        drop_log_noise(nb)
     seconds = time.perf_counter() - started
     recorded = json.loads(recorded_text)
 
@@ -182,11 +197,29 @@ def run_chapter(chapter: str | Path, backend: str, build_dir: Path | str = "buil
         where = f"code cell {result.cell}" if result.cell else "a cell"
         result.error = (f"chapter {stem!r} failed on backend {backend!r} at {where}: "
                         f"{_error_text(error).splitlines()[-1] if _error_text(error) else error}")
+        if isinstance(error, DeadKernelError) and kernel_text.strip():
+            result.error += f" (the kernel's last words: {kernel_text.strip().splitlines()[-1][:300]})"
     else:
         for stale in (out_dir / f"{stem}.failed.ipynb", out_dir / f"{stem}.failed.html",
                       out_dir / f"{stem}.failed.results.json"):
             stale.unlink(missing_ok=True)
     return result
+
+
+def drop_log_noise(nb) -> None:
+    """Remove the frameworks' informational log lines from every cell's stderr; drop emptied outputs."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                lines = [line for line in output["text"].splitlines(keepends=True) if not is_log_noise(line)]
+                if not "".join(lines).strip():
+                    continue
+                output["text"] = "".join(lines)
+            kept.append(output)
+        cell["outputs"] = kept
 
 
 def to_html(nb) -> str:

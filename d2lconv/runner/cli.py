@@ -1,4 +1,4 @@
-"""The ``run`` and ``matrix`` subcommands of ``d2lconv``."""
+"""The ``run``, ``matrix`` and ``compare`` subcommands of ``d2lconv``."""
 
 from __future__ import annotations
 
@@ -31,8 +31,6 @@ def _backend_name(text: str) -> str:
 
 def _missing_chapter_tools() -> str | None:
     """The error to show when the ``chapters`` extra (Jupyter kernel, nbclient, ...) is missing."""
-    import importlib.util
-
     for module in ("nbclient", "nbconvert", "nbformat", "jupytext", "ipykernel", "matplotlib", "tqdm"):
         try:
             found = importlib.util.find_spec(module) is not None
@@ -56,7 +54,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         backend = canonical_name(backend)
         result = run_chapter(args.chapter, backend, Path(args.build_dir), timeout=args.timeout,
-                             chapters_dir=args.chapters_dir)
+                             chapters_dir=args.chapters_dir, verbose=args.verbose)
     except (ChapterError, ValueError) as exc:
         print(f"d2lconv run: error: {exc}", file=sys.stderr)
         return 2
@@ -64,7 +62,7 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json()))
     elif result.status == "ok":
         print(f"{result.chapter} on {backend}: ok in {result.seconds:.1f}s\n  notebook: {result.notebook}"
-              f"\n  html:     {result.html}")
+              f"\n  html:     {result.html}\n  results:  {result.results}")
     else:
         print(f"d2lconv run: {result.error}", file=sys.stderr)
         if result.notebook:
@@ -91,7 +89,8 @@ def _matrix(args: argparse.Namespace) -> int:
         print(f"d2lconv matrix: error: {exc}", file=sys.stderr)
         return 2
     backends = args.backends or available_backends()
-    options = dict(jobs=args.jobs, timeout=args.timeout, progress=not args.no_progress, label=args.label)
+    options = dict(jobs=args.jobs, timeout=args.timeout, progress=not args.no_progress, label=args.label,
+                   verbose=args.verbose)
     if args.scheduler:
         if importlib.util.find_spec("distributed") is None:
             print('d2lconv matrix: error: --scheduler needs Dask distributed, which is not installed; '
@@ -139,6 +138,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         help="where short chapter names are looked up (default: ./chapters)")
     common.add_argument("--timeout", type=int, default=900, metavar="SECONDS",
                         help="the longest one cell may run (default: 900)")
+    common.add_argument("--verbose", "-v", action="store_true",
+                        help="keep the frameworks' log lines (XLA start-up, ...) in the pages and show the "
+                             "kernel's own output; errors are shown either way")
 
     run = sub.add_parser(
         "run", parents=[common], help="execute one chapter on one backend in a Jupyter kernel",

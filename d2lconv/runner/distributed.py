@@ -38,7 +38,8 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         pass
 
 
-def run_on_worker(stem: str, suffix: str, source: str, backend: str, timeout: int) -> dict[str, Any]:
+def run_on_worker(stem: str, suffix: str, source: str, backend: str, timeout: int,
+                  verbose: bool = False) -> dict[str, Any]:
     """Run one chapter on this worker in a subprocess; the run's result and the bytes of its files."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="d2lconv-run-") as tmp:
@@ -46,7 +47,8 @@ def run_on_worker(stem: str, suffix: str, source: str, backend: str, timeout: in
         chapter.parent.mkdir()
         chapter.write_text(source, encoding="utf-8")
         cmd = [sys.executable, "-m", "d2lconv.cli", "run", str(chapter), "--backend", backend,
-               "--build-dir", str(Path(tmp) / "build"), "--timeout", str(timeout), "--json"]
+               "--build-dir", str(Path(tmp) / "build"), "--timeout", str(timeout), "--json",
+               *(["--verbose"] if verbose else [])]
         preexec = _die_with_parent if sys.platform.startswith("linux") else None
         proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=preexec)  # noqa: PLW1509
         result = parse_run_output(stem, backend, proc.stdout, proc.stderr, proc.returncode,
@@ -107,6 +109,7 @@ class DaskMatrix(Matrix):
                 return self._interrupted(chapter, backend)
             future = self._client.submit(run_on_worker, chapter.stem, chapter.suffix,
                                          chapter.read_text(encoding="utf-8"), backend, self.timeout,
+                                         self.verbose,
                                          key=f"d2lconv-{chapter.stem}-{backend}-{uuid.uuid4().hex[:8]}",
                                          pure=False)
             self._futures.add(future)

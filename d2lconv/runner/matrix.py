@@ -47,9 +47,11 @@ class Matrix:
     """
 
     def __init__(self, chapters: list[Path], backends: list[str], build_dir: Path, jobs: int = 1,
-                 timeout: int = 900, progress: bool = True, label: str | None = None) -> None:
+                 timeout: int = 900, progress: bool = True, label: str | None = None,
+                 verbose: bool = False) -> None:
         self.chapters, self.backends, self.build_dir = chapters, backends, Path(build_dir)
         self.jobs, self.timeout, self.progress, self.label = max(1, jobs), timeout, progress, label
+        self.verbose = verbose
         self.summary_path = self.build_dir / "matrix.json"
         self._procs: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
@@ -61,7 +63,8 @@ class Matrix:
 
     def _one(self, chapter: Path, backend: str) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "d2lconv.cli", "run", str(chapter), "--backend", backend,
-               "--build-dir", str(self.build_dir), "--timeout", str(self.timeout), "--json"]
+               "--build-dir", str(self.build_dir), "--timeout", str(self.timeout), "--json",
+               *(["--verbose"] if self.verbose else [])]
         started = time.perf_counter()
         with self._lock:
             if self._stopping:

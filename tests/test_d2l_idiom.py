@@ -17,6 +17,7 @@ import pytest
 
 import d2lconv
 from d2lconv.backend import PUBLIC_NAMES, load
+from d2lconv.install import pip_install
 from d2lconv.testing import load_or_skip
 
 
@@ -117,7 +118,7 @@ def test_missing_framework_fails_at_the_import_line():
                           "from d2lconv import torch as d2l"], capture_output=True, text=True,
                          env={**os.environ, "D2LCONV_BACKEND": ""}, timeout=120)
     assert out.returncode != 0
-    assert 'needs the \'torch\' package, which is not installed; install it with: pip install "d2lconv[torch]"' \
+    assert f"needs the 'torch' package, which is not installed; install it with: {pip_install('torch')}" \
         in out.stderr
 
 

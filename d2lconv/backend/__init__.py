@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from ..install import pip_install
 from ._api import BY_NAME, CONTRACT, PUBLIC_NAMES
 
 
@@ -131,8 +132,7 @@ def env_backend_name() -> str:
 
 def install_hint(name: str) -> str:
     """The pip command that installs the framework behind backend ``name``."""
-    extra = FRAMEWORKS[name].extra
-    return 'pip install d2lconv' if not extra else f'pip install "d2lconv[{extra}]"'
+    return pip_install(FRAMEWORKS[name].extra)
 
 
 def _import_framework(name: str) -> None:

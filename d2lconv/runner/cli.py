@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from ..backend import BACKENDS, ENV_VAR, available_backends, canonical_name
+from ..install import pip_install
 
 
 def _backend_list(text: str) -> list[str]:
@@ -38,7 +39,7 @@ def _missing_chapter_tools() -> str | None:
             found = False
         if not found:
             return (f"running chapters needs {module!r}, which is not installed; "
-                    f'install the chapter tools with: pip install "d2lconv[chapters]"')
+                    f"install the chapter tools with: {pip_install('chapters')}")
     return None
 
 
@@ -94,7 +95,7 @@ def _matrix(args: argparse.Namespace) -> int:
     if args.scheduler:
         if importlib.util.find_spec("distributed") is None:
             print('d2lconv matrix: error: --scheduler needs Dask distributed, which is not installed; '
-                  'install it with: pip install "d2lconv[dask]"', file=sys.stderr)
+                  f"install it with: {pip_install('dask')}", file=sys.stderr)
             return 2
         from .distributed import DaskMatrix
 

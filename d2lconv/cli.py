@@ -83,10 +83,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the matrix stops its runs with SIGTERM: clean up (kernel, temp files) as on Ctrl-C
         signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()
+        return code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `d2lconv info | head -1`: the reader left; not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is quiet too
+        return 0
 
 
 if __name__ == "__main__":

@@ -209,3 +209,31 @@ def test_numpy_without_a_gradient_rule_is_named():
         with pytest.raises(TypeError, match=r"numpy\.\w+ was called on a value being differentiated"):
             windows = np.lib.stride_tricks.sliding_window_view
             d2l.value_and_grad(lambda x: d2l.reduce_sum(windows(x, 2)))(np.ones(3, np.float32))
+
+
+# --- partial matrices, one backend, closed pipes ----------------------------------------------
+
+@pytest.mark.chapter
+def test_a_partial_matrix_adds_to_matrix_json_instead_of_erasing_it(tmp_path, capsys):
+    from d2lconv.cli import main
+
+    first = _chapter(tmp_path, "first", "import d2lconv as d2l\nd2l.record('v', [1.0])")
+    second = _chapter(tmp_path, "second", "import d2lconv as d2l\nd2l.record('w', [2.0])")
+    build = tmp_path / "build"
+    common = ["--backends", "numpy", "--build-dir", str(build), "--no-progress"]
+    assert main(["matrix", str(first), *common]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to compare for first: fewer than two successful runs" in out and "(alone)" in out
+    assert main(["matrix", str(second), *common]) == 0
+    assert "kept from the earlier matrix" in capsys.readouterr().out
+    runs = {r["chapter"]: r for r in json.loads((build / "matrix.json").read_text())["runs"]}
+    assert set(runs) == {"first", "second"} and runs["first"].get("earlier") and not runs["second"].get("earlier")
+    (build / "numpy" / "first.ipynb").unlink()  # files gone: the run is not kept
+    assert main(["matrix", str(second), *common]) == 0
+    assert {r["chapter"] for r in json.loads((build / "matrix.json").read_text())["runs"]} == {"second"}
+
+
+def test_closing_the_pipe_early_is_not_a_traceback():
+    out = subprocess.run(f"{sys.executable} -m d2lconv.cli info | head -1", shell=True, capture_output=True,
+                         text=True, timeout=120)
+    assert out.stdout.startswith("d2lconv ") and out.stderr == "", out.stderr

@@ -111,6 +111,9 @@ def _matrix(args: argparse.Namespace) -> int:
         print(f"\ninterrupted: the runs that finished are in {matrix.summary_path}", file=sys.stderr)
         return 130
     print(format_table(report, backends))
+    kept = [f"{r['backend']}/{r['chapter']}" for r in report.runs if r.get("earlier")]
+    if kept:
+        print(f"kept from the earlier matrix in {args.build_dir} (same environment, not rerun): {', '.join(kept)}")
     print(f"summary: {matrix.summary_path}")
     return 0 if report.ok else 1
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_json_atomic
+from ..backend import BACKENDS
 from .agreement import ATOL, RTOL, Disagreement, check_agreement
 from .agreement import format_table as _format_runs
 from .environment import describe
@@ -94,6 +95,29 @@ class Matrix:
         for proc in list(self._procs):
             proc.terminate()
 
+    def earlier_runs(self, environment: dict[str, Any], rerun: set[tuple[str, str]]) -> list[dict[str, Any]]:
+        """The runs of an earlier matrix in this build directory that this one does not repeat.
+
+        ``d2lconv matrix --backends torch`` then adds to the table instead of erasing the other
+        backends. Only runs from the same environment (interpreter and framework versions) whose
+        files are still there are kept; other environments belong in their own build directory
+        (and ``d2lconv compare``).
+        """
+        try:
+            earlier = json.loads(self.summary_path.read_text())
+        except (OSError, ValueError):
+            return []
+        before = earlier.get("environment") or {}
+        same = all(before.get(k) == environment.get(k) for k in ("executable", "numpy", "frameworks"))
+        if not same:
+            return []
+        kept = []
+        for run in earlier.get("runs", []):
+            files = [run.get(k) for k in ("notebook", "results") if run.get(k)]
+            if (run["chapter"], run["backend"]) not in rerun and files and all(Path(f).is_file() for f in files):
+                kept.append({**run, "earlier": True})
+        return kept
+
     def _save(self, report: MatrixReport) -> None:
         report.disagreements = check_agreement(report.runs)
         write_json_atomic(self.summary_path, report.to_json())
@@ -103,6 +127,7 @@ class Matrix:
 
         jobs = [(c, b) for c in self.chapters for b in self.backends]
         report = MatrixReport(environment=self._open())
+        report.runs = self.earlier_runs(report.environment, {(c.stem, b) for c, b in jobs})
         bar = tqdm(total=len(jobs), desc="chapter matrix", unit="run", disable=not self.progress,
                    file=sys.stderr)
         pool = ThreadPoolExecutor(max_workers=self._concurrency(len(jobs)))
@@ -126,8 +151,8 @@ class Matrix:
             bar.close()
             pool.shutdown(wait=True)
             self._close()
-        report.runs.sort(key=lambda r: (r["chapter"], self.backends.index(r["backend"])
-                                        if r["backend"] in self.backends else 99))
+        order = list(dict.fromkeys([*self.backends, *BACKENDS]))
+        report.runs.sort(key=lambda r: (r["chapter"], order.index(r["backend"]) if r["backend"] in order else 99))
         self._save(report)
         return report
 

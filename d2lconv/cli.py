@@ -78,7 +78,16 @@ def _terminate_as_interrupt(signum, frame):  # noqa: ARG001
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in argv:  # what follows goes to another program (d2lconv lab -- --port 8899)
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1:]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if passthrough and not getattr(args, "takes_passthrough", False):
+        parser.error(f"'{args.command}' takes no arguments after --, got {' '.join(passthrough)}")
+    args.passthrough = passthrough
     if threading.current_thread() is threading.main_thread():
         # the matrix stops its runs with SIGTERM: clean up (kernel, temp files) as on Ctrl-C
         signal.signal(signal.SIGTERM, _terminate_as_interrupt)

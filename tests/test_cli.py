@@ -58,3 +58,10 @@ def test_bad_backend_flag_lists_valid_names():
     out = subprocess.run([sys.executable, "-m", "d2lconv.cli", "run", "convolutions", "--backend", "jaxx"],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "valid names: 'numpy'" in out.stderr
+
+
+def test_arguments_after_a_double_dash_only_for_lab(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["info", "--", "--port", "1"])
+    assert info.value.code == 2
+    assert "'info' takes no arguments after --, got --port 1" in capsys.readouterr().err

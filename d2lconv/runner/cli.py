@@ -1,4 +1,4 @@
-"""The ``run``, ``matrix`` and ``compare`` subcommands of ``d2lconv``."""
+"""The ``run``, ``matrix``, ``compare`` and ``lab`` subcommands of ``d2lconv``."""
 
 from __future__ import annotations
 
@@ -134,6 +134,23 @@ def _compare(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _lab(args: argparse.Namespace) -> int:
+    from .chapters import ChapterError
+    from .lab import launch, missing_lab_tools
+
+    problem = missing_lab_tools()
+    if problem:
+        print(f"d2lconv lab: error: {problem}", file=sys.stderr)
+        return 2
+    backend = args.backend or os.environ.get(ENV_VAR, "").strip() or "numpy"
+    try:
+        return launch(args.chapter, canonical_name(backend), Path(args.workdir), args.chapters_dir,
+                      args.passthrough)
+    except (ChapterError, ValueError) as exc:
+        print(f"d2lconv lab: error: {exc}", file=sys.stderr)
+        return 2
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--build-dir", default="build", metavar="DIR",
@@ -191,3 +208,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                               "(default: what each matrix recorded with --label)")
     compare.add_argument("--json", action="store_true", help="print the merged report as JSON")
     compare.set_defaults(func=_compare)
+
+    lab = sub.add_parser(
+        "lab", help="open a chapter as a notebook in JupyterLab on a chosen backend",
+        description="Convert CHAPTER (default: every chapter) into a notebook in --workdir and start "
+                    "JupyterLab there with the kernel on --backend. Your copies are never overwritten "
+                    "(delete one to start afresh), and chapters/ is never written to. Arguments after "
+                    f"-- go to JupyterLab (e.g. -- --no-browser --port 8899). Needs {pip_install('notebook')}.")
+    lab.add_argument("chapter", nargs="?", default=None, metavar="CHAPTER",
+                     help="a path, or a chapter's (short) name")
+    lab.add_argument("--backend", "-b", type=_backend_name, default=None,
+                     help=f"one of {', '.join(BACKENDS)} (default: ${ENV_VAR}, else numpy)")
+    lab.add_argument("--workdir", default=str(Path("build") / "lab"), metavar="DIR",
+                     help="where the notebook copies live (default: build/lab)")
+    lab.add_argument("--chapters-dir", type=Path, default=None, metavar="DIR",
+                     help="where short chapter names are looked up (default: ./chapters)")
+    lab.set_defaults(func=_lab, takes_passthrough=True)

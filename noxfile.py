@@ -9,6 +9,8 @@ the tests in each. `nox -l` lists the sessions; `nox -s tests-all` runs one.
                  tests-current (numpy 2 + current TensorFlow/JAX) in ONE table (`d2lconv compare`),
                  failing on any disagreement. It reuses the chapter matrix those sessions ran
                  (build/ci/tests-*) when it ran the chapters as they are now, else runs it again.
+- site:          the book site built from the tests-all matrix and checked in headless Chromium
+                 (offline math, figures, backend tabs, index links); screenshot in build/ci/tests-all/site.
 - lint:          ruff.
 
 Each session makes every backend it lists required, so none of them can be skipped silently.
@@ -18,13 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from pathlib import Path
 
 import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "tests-numpy", "tests-all", "tests-current", "agreement"]
+nox.options.sessions = ["lint", "tests-numpy", "tests-all", "tests-current", "agreement", "site"]
 
 ENVIRONMENTS = {
     # name: (extras, constraints file, backends it must test)
@@ -73,22 +77,40 @@ def _matrix_is_current(build: Path, backends: str) -> bool:
     return not summary.get("interrupted") and all(ran.get(key) == sha for key, sha in wanted.items())
 
 
+def _matrix_of(session: nox.Session, env_name: str) -> Path:
+    """The chapter matrix of test environment ``env_name`` as the chapters are now: the one its
+    test session left in build/ci/tests-NAME, else a new run with that environment's d2lconv."""
+    build, backends = _build(env_name), ENVIRONMENTS[env_name][2]
+    if not _matrix_is_current(build, backends):
+        runner = Path(".nox") / f"tests-{env_name}" / "bin" / "d2lconv"
+        if not runner.exists():
+            session.error(f"no tests-{env_name} environment: run `nox -s tests-{env_name} {session.name}`")
+        session.run(str(runner.resolve()), "matrix", "--build-dir", str(build), "--label", build.name,
+                    "--backends", backends, "--no-progress", external=True, env={"D2LCONV_BACKEND": ""},
+                    success_codes=[0, 1])  # a failure shows in the comparison or on the site
+    return build
+
+
 @nox.session
 def agreement(session: nox.Session) -> None:
     """One table, chapter x (backend, environment), across tests-all and tests-current."""
     session.install("-e", ".")
-    builds = []
-    for env_name in ("all", "current"):
-        build, backends = _build(env_name), ENVIRONMENTS[env_name][2]
-        if not _matrix_is_current(build, backends):
-            runner = Path(".nox") / f"tests-{env_name}" / "bin" / "d2lconv"
-            if not runner.exists():
-                session.error(f"no tests-{env_name} environment: run `nox -s tests-{env_name} agreement`")
-            session.run(str(runner.resolve()), "matrix", "--build-dir", str(build), "--label", build.name,
-                        "--backends", backends, "--no-progress", external=True, env={"D2LCONV_BACKEND": ""},
-                        success_codes=[0, 1])  # a failure shows in the comparison below
-        builds.append(str(build))
-    session.run("d2lconv", "compare", *builds)
+    session.run("d2lconv", "compare", *(str(_matrix_of(session, name)) for name in ("all", "current")))
+
+
+@nox.session
+def site(session: nox.Session) -> None:
+    """The book site of the five-backend matrix, checked in headless Chromium (installed from
+    Debian's packages when missing): offline math, figures, tabs, index links; a screenshot."""
+    session.install("-e", ".[site]", "websocket-client>=1.6")
+    if not any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")):
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        session.run(*sudo, "apt-get", "update", "-q", external=True)
+        session.run(*sudo, "apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", external=True)
+    build = _matrix_of(session, "all")
+    session.run("d2lconv", "build", "--build-dir", str(build))
+    session.run("python", "tools/check_site.py", str(build / "site" / "html"),
+                "--screenshot", str(build / "site" / "screenshot.png"))
 
 
 @nox.session

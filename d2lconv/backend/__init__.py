@@ -47,14 +47,15 @@ class Framework:
     #: regular expressions for the framework's own start-up and compiler log lines on stderr
     #: (not errors): chapter pages leave them out unless asked to be verbose
     log_noise: tuple[str, ...] = ()
+    title: str = ""  # how people write its name (tabs, tables); default: the backend's name
 
 
 #: Backend -> its framework, in the order backends are listed everywhere.
 FRAMEWORKS: dict[str, Framework] = {
     "numpy": Framework("numpy", "numpy", "", requires=("autograd",)),
-    "torch": Framework("torch", "torch", "torch"),
+    "torch": Framework("torch", "torch", "torch", title="PyTorch"),
     "tensorflow": Framework(
-        "tensorflow", "tensorflow-cpu", "tensorflow",
+        "tensorflow", "tensorflow-cpu", "tensorflow", title="TensorFlow",
         environ={"TF_CPP_MIN_LOG_LEVEL": "2"},  # keep C++ start-up chatter out
         # XLA writes these through absl before absl::InitializeLog, which no variable silences
         log_noise=(r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR",
@@ -62,14 +63,14 @@ FRAMEWORKS: dict[str, Framework] = {
                    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IW] \S+:\d+\] .*",  # TF's own INFO/WARNING
                    r"oneDNN custom operations are on\..*", r"To enable the following instructions: .*")),
     "mxnet": Framework(
-        "mxnet", "mxnet", "mxnet",
+        "mxnet", "mxnet", "mxnet", title="MXNet",
         broken_hint="MXNet 1.9 only works with numpy < 1.24; reinstall with `pip install \"numpy<1.24\"` "
                     "or use the constraints file constraints/all-backends.txt.",
         # seen on Linux with tensorflow 2.17 and mxnet 1.9.1: SIGSEGV in MXNet's OperatorTune
         # static initialiser when libtensorflow is already loaded (the other order works)
         crashes_after={"tensorflow": "libmxnet's start-up code crashes (segmentation fault) when "
                                      "TensorFlow's libraries are already loaded"}),
-    "jax": Framework("jax", "jax", "jax", requires=("jaxlib",)),
+    "jax": Framework("jax", "jax", "jax", requires=("jaxlib",), title="JAX"),
 }
 #: Canonical backend names, in the order they are listed everywhere.
 BACKENDS: tuple[str, ...] = tuple(FRAMEWORKS)
@@ -322,6 +323,12 @@ class _Pin:
         _CONTEXT.reset(self.token)
 
 
+def display_name(name: str) -> str:
+    """The backend's framework as people write it: 'PyTorch', 'TensorFlow', 'numpy', ..."""
+    name = canonical_name(name)
+    return FRAMEWORKS[name].title or name
+
+
 def is_log_noise(line: str) -> bool:
     """Whether ``line`` is a framework's informational log line (XLA start-up, ...), not an error."""
     return any(pattern.fullmatch(line.rstrip("\r\n")) for pattern in _noise_patterns())
@@ -356,7 +363,8 @@ def framework_version(name: str) -> str | None:
 __all__ = [
     "ALIASES", "BACKENDS", "BY_NAME", "CONTRACT", "ENV_VAR", "FRAMEWORKS", "PUBLIC_NAMES",
     "BackendImportError", "BackendNotInstalledError", "available_backends", "canonical_name",
-    "env_backend_name", "framework_version", "get_backend", "install_hint", "is_log_noise", "load", "load_order", "ops",
+    "display_name", "env_backend_name", "framework_version", "get_backend", "install_hint", "is_log_noise",
+    "load", "load_order", "ops",
     "pinned",
     "set_backend", "use_backend",
 ]

@@ -151,6 +151,18 @@ def _lab(args: argparse.Namespace) -> int:
         return 2
 
 
+def _build(args: argparse.Namespace) -> int:
+    from ..site.build import SiteError, build_site
+
+    try:
+        site = build_site(Path(args.build_dir), quiet=not args.verbose)
+    except SiteError as exc:
+        print(f"d2lconv build: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"the book ({len(site.chapters)} chapters) in {site.seconds:.1f}s: {site.html / 'index.html'}")
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--build-dir", default="build", metavar="DIR",
@@ -208,6 +220,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                               "(default: what each matrix recorded with --label)")
     compare.add_argument("--json", action="store_true", help="print the merged report as JSON")
     compare.set_defaults(func=_compare)
+
+    build = sub.add_parser(
+        "build", help="turn the chapter runs in BUILD into a book site with per-backend output tabs",
+        description="Make BUILD/site/html: an index (chapters x backends, status and agreement) and one page "
+                    "per chapter with its code once and, under each code cell, every backend's outputs in "
+                    "tabs (the choice is kept across cells and pages). Math renders offline (MathJax is "
+                    "served from the site). Reads BUILD/BACKEND/CHAPTER.ipynb as `d2lconv matrix` leaves "
+                    f"them; writes only BUILD/site, atomically. Needs {pip_install('site')}.")
+    build.add_argument("--build-dir", default="build", metavar="DIR",
+                       help="the build directory of `d2lconv matrix` (default: build)")
+    build.add_argument("--verbose", "-v", action="store_true", help="show Sphinx's messages")
+    build.set_defaults(func=_build)
 
     lab = sub.add_parser(
         "lab", help="open a chapter as a notebook in JupyterLab on a chosen backend",

@@ -1,0 +1,93 @@
+"""One notebook per chapter from its runs on every backend: the code once, the outputs per backend."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from ..backend import BACKENDS, display_name
+
+VOLATILE_CELL_KEYS = ("execution",)  # timings nbclient adds: not part of a cell's identity
+FAILED_SUFFIX = ".failed.ipynb"
+
+
+class MergeError(Exception):
+    """The runs of a chapter cannot be shown on one page; the message says which and why."""
+
+
+def find_runs(build: Path) -> dict[str, dict[str, tuple[Path, str]]]:
+    """``{chapter: {backend: (notebook, "ok" | "failed")}}``, backends in their usual order.
+
+    A failed run writes ``CHAPTER.failed.ipynb`` and keeps the last good notebook; the newer of the
+    two is shown, so a page never hides a failure behind older good outputs.
+    """
+    chapters: dict[str, dict[str, tuple[Path, str]]] = {}
+    for backend in BACKENDS:
+        for notebook in sorted((build / backend).glob("*.ipynb")):
+            failed = notebook.name.endswith(FAILED_SUFFIX)
+            chapter = notebook.name[:-len(FAILED_SUFFIX)] if failed else notebook.stem
+            old = chapters.setdefault(chapter, {}).get(backend)
+            if old is None or notebook.stat().st_mtime > old[0].stat().st_mtime:
+                chapters[chapter][backend] = (notebook, "failed" if failed else "ok")
+    return chapters
+
+
+def run_records(build: Path, found: dict[str, dict[str, tuple[Path, str]]]) -> list[dict[str, Any]]:
+    """Run records for the agreement check: ``matrix.json``'s when there is one (it also knows runs
+    that could not start), else one per notebook found; results read from this build directory."""
+    summary = build / "matrix.json"
+    if summary.is_file():
+        runs = json.loads(summary.read_text()).get("runs", [])
+    else:
+        runs = [{"chapter": c, "backend": b, "status": status, "seconds": 0.0}
+                for c, by_backend in found.items() for b, (_, status) in by_backend.items()]
+    for run in runs:
+        results = build / run["backend"] / f"{run['chapter']}.results.json"
+        run["results"] = str(results) if run.get("status") == "ok" and results.is_file() else None
+    return runs
+
+
+def merge_chapter(chapter: str, by_backend: dict[str, tuple[Path, str]]):
+    """The chapter's cells (from numpy's run, else the first), each code cell followed by one
+    output-only cell per backend (tag ``remove-input``, metadata ``d2lconv.backend``)."""
+    import nbformat
+
+    notebooks = {b: nbformat.read(path, as_version=4) for b, (path, _) in by_backend.items()}
+    ref_backend = "numpy" if "numpy" in notebooks else next(iter(notebooks))
+    ref = notebooks[ref_backend]
+    for backend, nb in notebooks.items():
+        if [(c.cell_type, c.source) for c in nb.cells] != [(c.cell_type, c.source) for c in ref.cells]:
+            raise MergeError(f"chapter {chapter!r}: the {backend} run's cells differ from the {ref_backend} "
+                             f"run's; run every backend from the same chapter text (d2lconv matrix)")
+    merged = nbformat.v4.new_notebook(metadata=copy.deepcopy(ref.metadata))
+    merged.metadata["d2lconv"] = {"backends": list(notebooks), "status": {b: s for b, (_, s) in by_backend.items()}}
+    for i, cell in enumerate(ref.cells):
+        if cell.cell_type != "code":
+            merged.cells.append(copy.deepcopy(cell))
+            continue
+        source = nbformat.v4.new_code_cell(cell.source, metadata={
+            k: v for k, v in copy.deepcopy(cell.metadata).items() if k not in VOLATILE_CELL_KEYS})
+        source.metadata.setdefault("tags", []).append("remove-output")
+        merged.cells.append(source)
+        if not any(nb.cells[i].get("outputs") for nb in notebooks.values()):
+            continue  # nothing printed on any backend: no tabs
+        for backend, nb in notebooks.items():
+            ran = nb.cells[i].get("execution_count") is not None or nb.cells[i].get("outputs")
+            note = "(no output)" if ran else f"(not run on {display_name(backend)}: the run stopped earlier)"
+            merged.cells.append(nbformat.v4.new_code_cell(
+                cell.source, outputs=copy.deepcopy(nb.cells[i].get("outputs", [])),
+                execution_count=nb.cells[i].get("execution_count"),
+                metadata={"tags": ["remove-input"], "d2lconv": {"backend": backend, "note": note}}))
+    return merged
+
+
+def title_of(notebook) -> str:
+    """The chapter's first ``# `` heading."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return ""

@@ -117,3 +117,17 @@ def test_runs_from_different_chapter_texts_are_refused(built, tmp_path):
 def test_an_empty_build_directory_is_named(tmp_path, capsys):
     assert main(["build", "--build-dir", str(tmp_path)]) == 2
     assert "no chapter runs (BACKEND/CHAPTER.ipynb)" in capsys.readouterr().err
+
+
+def test_missing_site_tools_name_the_extra(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    from d2lconv.install import pip_install
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "myst_nb" else real(name, *a))
+    (tmp_path / "numpy").mkdir()
+    (tmp_path / "numpy" / "x.ipynb").write_text("{}")
+    assert main(["build", "--build-dir", str(tmp_path)]) == 2
+    assert f"building the site needs 'myst_nb', which is not installed; install it with: {pip_install('site')}" \
+        in capsys.readouterr().err

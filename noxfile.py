@@ -1,7 +1,7 @@
 """The test matrix: `nox` builds every environment from this repository's own files and runs
 the tests in each. `nox -l` lists the sessions; `nox -s tests-all` runs one.
 
-- tests-all:     numpy, torch, tensorflow and mxnet in ONE environment (numpy 1.23, MXNet's
+- tests-all:     numpy, torch, tensorflow, mxnet and jax in ONE environment (numpy 1.23, MXNet's
                  line) - the cross-backend agreement tests and the chapter matrix need this.
 - tests-current: numpy, torch and tensorflow on current releases (numpy 2.x, TensorFlow >= 2.18).
 - tests-numpy:   the default install: no deep-learning framework at all.
@@ -106,6 +106,8 @@ def site(session: nox.Session) -> None:
     Debian's packages when missing): offline math, figures, tabs, index links; a screenshot."""
     session.install("-e", ".[site]", "websocket-client>=1.6")
     if not any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")):
+        if not shutil.which("apt-get"):
+            session.error("no Chromium on PATH and no apt-get to install it: install Chromium, then rerun")
         sudo = [] if os.geteuid() == 0 else ["sudo"]
         session.run(*sudo, "apt-get", "update", "-q", external=True)
         session.run(*sudo, "apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", external=True)

@@ -38,3 +38,17 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 def write_json_atomic(path: Path, data: Any) -> None:
     """``data`` as indented JSON, written atomically."""
     write_text_atomic(path, json.dumps(data, indent=1))
+
+
+def write_new_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` only if no file is there, atomically; else ``FileExistsError``
+    (a temporary file is hard-linked into place, which fails rather than replaces)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.link(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)

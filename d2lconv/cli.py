@@ -80,17 +80,18 @@ def _terminate_as_interrupt(signum, frame):  # noqa: ARG001
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     passthrough: list[str] = []
-    if "--" in argv:  # what follows goes to another program (d2lconv lab -- --port 8899)
-        cut = argv.index("--")
+    if "lab" in argv and "--" in argv[argv.index("lab"):]:  # the rest goes to JupyterLab (lab -- --port 1)
+        cut = argv.index("--", argv.index("lab"))
         argv, passthrough = argv[:cut], argv[cut + 1:]
     parser = build_parser()
     args = parser.parse_args(argv)
     if passthrough and not getattr(args, "takes_passthrough", False):
         parser.error(f"'{args.command}' takes no arguments after --, got {' '.join(passthrough)}")
     args.passthrough = passthrough
+    previous = None
     if threading.current_thread() is threading.main_thread():
         # the matrix stops its runs with SIGTERM: clean up (kernel, temp files) as on Ctrl-C
-        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+        previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()
@@ -98,10 +99,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `d2lconv info | head -1`: the reader left; not an error of ours
+    except BrokenPipeError:  # `d2lconv info | head -1`: the reader left; no traceback
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is quiet too
-        return 0
+        return 1  # what was asked was not all written (Python's documented convention)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,10 @@ def test_bad_backend_flag_lists_valid_names():
 
 def test_arguments_after_a_double_dash_only_for_lab(capsys):
     with pytest.raises(SystemExit) as info:
-        main(["info", "--", "--port", "1"])
+        main(["info", "--", "--port", "1"])  # an ordinary end of options for every other command
     assert info.value.code == 2
-    assert "'info' takes no arguments after --, got --port 1" in capsys.readouterr().err
+    assert "unrecognized arguments: -- --port 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["run", "lab", "--", "--port", "1"])  # a chapter named lab is no lab command
+    assert info.value.code == 2
+    assert "'run' takes no arguments after --, got --port 1" in capsys.readouterr().err

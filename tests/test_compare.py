@@ -66,6 +66,25 @@ def test_failed_runs_and_lone_runs_are_not_agreement(tmp_path, capsys):
     assert "jax @ new/conv: boom" in capsys.readouterr().out
 
 
+def test_the_same_build_twice_is_refused(tmp_path, capsys):
+    lone = fake_build(tmp_path, "old", {("conv", "numpy"): [1.0]})
+    assert main(["compare", str(lone), str(tmp_path / "old" / ".." / "old")]) == 2
+    assert "is given more than once" in capsys.readouterr().err
+
+
+def test_infinities_and_nans_compare_only_with_themselves():
+    from d2lconv.runner.agreement import compare
+
+    def rec(*values):
+        return {"y": {"shape": [len(values)], "values": list(values)}}
+
+    inf, nan = float("inf"), float("nan")
+    assert compare(rec(inf, 1.0), rec(inf, 1.0)) == [] and compare(rec(nan, 2.0), rec(nan, 2.0)) == []
+    assert compare(rec(inf, 1.0), rec(inf, 500.0)) == [("y", "1 of 2 values differ; worst at 1: 500 vs 1")]
+    assert compare(rec(1.0), rec(nan)) == [("y", "1 of 1 values differ; worst at 0: nan vs 1")]
+    assert compare(rec(inf), rec(-inf)) == [("y", "1 of 1 values differ; worst at 0: -inf vs inf")]
+
+
 def test_bad_build_directories_are_named(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "nope")]) == 2
     assert f"{str(tmp_path / 'nope')!r} has no matrix.json: run `d2lconv matrix --build-dir" in capsys.readouterr().err

@@ -228,7 +228,11 @@ def test_a_partial_matrix_adds_to_matrix_json_instead_of_erasing_it(tmp_path, ca
     assert "kept from the earlier matrix" in capsys.readouterr().out
     runs = {r["chapter"]: r for r in json.loads((build / "matrix.json").read_text())["runs"]}
     assert set(runs) == {"first", "second"} and runs["first"].get("earlier") and not runs["second"].get("earlier")
-    (build / "numpy" / "first.ipynb").unlink()  # files gone: the run is not kept
+    first.write_text(first.read_text().replace("[1.0]", "[3.0]"))  # the chapter changed: its old run goes
+    assert main(["matrix", str(second), *common]) == 0
+    assert {r["chapter"] for r in json.loads((build / "matrix.json").read_text())["runs"]} == {"second"}
+    assert main(["matrix", str(first), *common]) == 0
+    (build / "numpy" / "first.ipynb").unlink()  # files gone: the run is not kept either
     assert main(["matrix", str(second), *common]) == 0
     assert {r["chapter"] for r in json.loads((build / "matrix.json").read_text())["runs"]} == {"second"}
 

@@ -77,6 +77,9 @@ BACKENDS: tuple[str, ...] = tuple(FRAMEWORKS)
 #: Other spellings users coming from d2l type.
 ALIASES: dict[str, str] = {"pytorch": "torch", "tf": "tensorflow"}
 ENV_VAR = "D2LCONV_BACKEND"
+#: The backend every other one is compared with (agreement checks, tests, the book's index):
+#: the default install's, whose numbers need no framework at all.
+REFERENCE_BACKEND = "numpy"
 
 
 class BackendNotInstalledError(ImportError):
@@ -361,7 +364,7 @@ def framework_version(name: str) -> str | None:
 
 
 __all__ = [
-    "ALIASES", "BACKENDS", "BY_NAME", "CONTRACT", "ENV_VAR", "FRAMEWORKS", "PUBLIC_NAMES",
+    "ALIASES", "BACKENDS", "BY_NAME", "CONTRACT", "ENV_VAR", "FRAMEWORKS", "PUBLIC_NAMES", "REFERENCE_BACKEND",
     "BackendImportError", "BackendNotInstalledError", "available_backends", "canonical_name",
     "display_name", "env_backend_name", "framework_version", "get_backend", "install_hint", "is_log_noise",
     "load", "load_order", "ops",

@@ -15,12 +15,16 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ..backend import REFERENCE_BACKEND
+
 RTOL = 1e-4  # float32 agreement: relative ...
 ATOL = 1e-5  # ... and absolute, scaled by the largest magnitude of the reference values
 
 
 @dataclass
 class Disagreement:
+    """One recorded result of one run that departs from the reference run's."""
+
     chapter: str
     backend: str  # the run that departs: "torch", or "torch @ tests-current" across environments
     reference: str
@@ -32,6 +36,26 @@ def run_label(run: dict[str, Any]) -> str:
     """``backend``, or ``backend @ environment`` for a run merged from another environment."""
     env = run.get("environment")
     return f"{run['backend']} @ {env}" if env else run["backend"]
+
+
+def mismatch(reference: np.ndarray, other: np.ndarray, rtol: float = RTOL, atol: float = ATOL) -> np.ndarray:
+    """Where ``other`` departs from ``reference`` (same shape): beyond ``rtol`` and ``atol`` times the
+    largest finite magnitude of ``reference``; NaN matches only NaN, an infinity only itself."""
+    x, y = np.asarray(reference, np.float64), np.asarray(other, np.float64)
+    finite = np.abs(x[np.isfinite(x)])
+    scale = max(float(finite.max()) if finite.size else 1.0, 1.0)
+    with np.errstate(invalid="ignore"):
+        close = np.isclose(y, x, rtol=rtol, atol=atol * scale, equal_nan=True)
+    return ~close
+
+
+def worst(reference: np.ndarray, other: np.ndarray, bad: np.ndarray) -> tuple[int, ...]:
+    """The index of the largest difference among the mismatched values (NaN/inf count as largest)."""
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(np.asarray(other, np.float64) - np.asarray(reference, np.float64))
+    diff = np.where(np.isnan(diff), np.inf, diff)
+    diff = np.where(bad, diff, -1.0)
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(diff)), np.shape(bad))) if np.ndim(bad) else ()
 
 
 def compare(reference: dict[str, Any], other: dict[str, Any]) -> list[tuple[str, str]]:
@@ -46,12 +70,11 @@ def compare(reference: dict[str, Any], other: dict[str, Any]) -> list[tuple[str,
             problems.append((name, f"shape {b['shape']} vs {a['shape']}"))
             continue
         x, y = np.asarray(a["values"], float), np.asarray(b["values"], float)
-        scale = float(np.nanmax(np.abs(x))) if x.size and np.isfinite(x).any() else 1.0
-        close = np.isclose(y, x, rtol=RTOL, atol=ATOL * max(scale, 1.0), equal_nan=True)
-        if not close.all():
-            worst = int(np.nanargmax(np.abs(y - x)))
-            problems.append((name, f"{int((~close).sum())} of {close.size} values differ; worst at "
-                                   f"{worst}: {y[worst]:.6g} vs {x[worst]:.6g}"))
+        bad = mismatch(x, y)
+        if bad.any():
+            (at,) = worst(x, y, bad)
+            problems.append((name, f"{int(bad.sum())} of {bad.size} values differ; worst at "
+                                   f"{at}: {y[at]:.6g} vs {x[at]:.6g}"))
     return problems
 
 
@@ -66,7 +89,7 @@ def check_agreement(runs: Iterable[dict[str, Any]]) -> list[Disagreement]:
     for chapter in sorted({r["chapter"] for r in runs}):
         done = [(i, r) for i, r in enumerate(runs)
                 if r["chapter"] == chapter and r["status"] == "ok" and r.get("results")]
-        done.sort(key=lambda pair: (pair[1]["backend"] != "numpy", pair[0]))
+        done.sort(key=lambda pair: (pair[1]["backend"] != REFERENCE_BACKEND, pair[0]))
         if len(done) < 2:
             continue
         loaded = [(run_label(r), json.loads(Path(r["results"]).read_text())) for _, r in done]

@@ -42,7 +42,8 @@ class RunResult:
     results: str | None = None
     error: str | None = None
     cell: int | None = None
-    source_sha256: str | None = None  # of the chapter file run: merged builds must have run the same text
+    source: str | None = None  # the chapter file run
+    source_sha256: str | None = None  # of its text: merged builds must have run the same text
     recorded: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -190,7 +191,7 @@ def run_chapter(chapter: str | Path, backend: str, build_dir: Path | str = "buil
     result = RunResult(stem, backend, "ok" if error is None else "failed", round(seconds, 2),
                        notebook=str(names["notebook"]), html=str(names["html"]),
                        results=str(names["results"]), recorded=recorded,
-                       source_sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+                       source=str(path), source_sha256=hashlib.sha256(path.read_bytes()).hexdigest())
     if error is not None:
         index = failed_cell.get("index")
         result.cell = code_cells.index(index) + 1 if index in code_cells else None

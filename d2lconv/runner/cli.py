@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import sys
 from pathlib import Path
 
-from ..backend import BACKENDS, ENV_VAR, available_backends, canonical_name
+from ..backend import BACKENDS, ENV_VAR, available_backends, canonical_name, env_backend_name
 from ..install import pip_install
 
 
@@ -51,9 +50,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"d2lconv run: error: {problem}", file=sys.stderr)
         return 2
 
-    backend = args.backend or os.environ.get(ENV_VAR, "").strip() or "numpy"
     try:
-        backend = canonical_name(backend)
+        backend = args.backend or env_backend_name()
         result = run_chapter(args.chapter, backend, Path(args.build_dir), timeout=args.timeout,
                              chapters_dir=args.chapters_dir, verbose=args.verbose)
     except (ChapterError, ValueError) as exc:
@@ -108,7 +106,8 @@ def _matrix(args: argparse.Namespace) -> int:
         print(f"d2lconv matrix: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\ninterrupted: the runs that finished are in {matrix.summary_path}", file=sys.stderr)
+        where = f"the runs that finished are in {matrix.summary_path}" if matrix.saved else "no run had finished"
+        print(f"\ninterrupted: {where}", file=sys.stderr)
         return 130
     print(format_table(report, backends))
     kept = [f"{r['backend']}/{r['chapter']}" for r in report.runs if r.get("earlier")]
@@ -142,9 +141,8 @@ def _lab(args: argparse.Namespace) -> int:
     if problem:
         print(f"d2lconv lab: error: {problem}", file=sys.stderr)
         return 2
-    backend = args.backend or os.environ.get(ENV_VAR, "").strip() or "numpy"
     try:
-        return launch(args.chapter, canonical_name(backend), Path(args.workdir), args.chapters_dir,
+        return launch(args.chapter, args.backend or env_backend_name(), Path(args.workdir), args.chapters_dir,
                       args.passthrough)
     except (ChapterError, ValueError) as exc:
         print(f"d2lconv lab: error: {exc}", file=sys.stderr)
@@ -164,6 +162,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add run, matrix, compare, build and lab to the ``d2lconv`` command's subcommands."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--build-dir", default="build", metavar="DIR",
                         help="where executed notebooks, HTML pages and results go (default: build)")

@@ -8,6 +8,9 @@ task has finished: a worker that dies mid-run leaves nothing behind, and the sch
 task to another worker (up to its ``distributed.scheduler.allowed-failures`` deaths), after which
 the run is reported as an error naming the lost workers. Workers need d2lconv, the chapter tools
 and the frameworks installed, as for a local run; this module is imported only with ``--scheduler``.
+
+Limits: Ctrl-C cancels the runs that have not started; a run already going on a worker finishes
+there (its files are not written here). A worker killed outright leaves its temporary folder.
 """
 
 from __future__ import annotations
@@ -27,30 +30,34 @@ from .matrix import Matrix, parse_run_output
 FILE_KINDS = ("notebook", "html", "results")
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: the runner gets SIGTERM when the worker that started it dies (no orphaned kernels)."""
+def _pdeathsig() -> Any:
+    """Linux: a function for the child (between fork and exec) that makes it get SIGTERM when the
+    worker that started it dies, so no kernel is orphaned; None elsewhere. libc is looked up here,
+    in the parent: importing or loading a library after fork could deadlock on a held lock."""
+    if not sys.platform.startswith("linux"):
+        return None
     try:
         import ctypes
         import signal
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
     except (OSError, AttributeError):
-        pass
+        return None
+    return lambda: prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def run_on_worker(stem: str, suffix: str, source: str, backend: str, timeout: int,
+def run_on_worker(stem: str, suffix: str, source: bytes, backend: str, timeout: int,
                   verbose: bool = False) -> dict[str, Any]:
     """Run one chapter on this worker in a subprocess; the run's result and the bytes of its files."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="d2lconv-run-") as tmp:
         chapter = Path(tmp) / "chapters" / f"{stem}{suffix}"
         chapter.parent.mkdir()
-        chapter.write_text(source, encoding="utf-8")
+        chapter.write_bytes(source)  # bytes: the same file, so the same source_sha256, as a local run
         cmd = [sys.executable, "-m", "d2lconv.cli", "run", str(chapter), "--backend", backend,
                "--build-dir", str(Path(tmp) / "build"), "--timeout", str(timeout), "--json",
                *(["--verbose"] if verbose else [])]
-        preexec = _die_with_parent if sys.platform.startswith("linux") else None
-        proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=preexec)  # noqa: PLW1509
+        proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=_pdeathsig())  # noqa: PLW1509
         result = parse_run_output(stem, backend, proc.stdout, proc.stderr, proc.returncode,
                                   time.perf_counter() - started)
         files = {kind: (Path(result[kind]).name, Path(result[kind]).read_bytes())
@@ -79,13 +86,17 @@ class DaskMatrix(Matrix):
         else:
             try:
                 self._client = Client(self.scheduler)  # waits distributed.comm.timeouts.connect (30 s)
-            except OSError as exc:
+            except (OSError, ValueError, TypeError) as exc:  # unreachable, or not an address
                 raise ConnectionError(f"cannot reach the Dask scheduler at {self.scheduler!r} ({exc}); start "
                                       f"one with `dask scheduler` and workers with `dask worker ADDRESS`, "
                                       f"or use --scheduler local") from exc
-        self._client.wait_for_workers(1, timeout=120)
-        # the environment the runs execute in is a worker's, not necessarily this process's
-        return self._client.submit(describe, self.label, pure=False).result()
+        try:
+            self._client.wait_for_workers(1, timeout=120)
+            # the environment the runs execute in is a worker's, not necessarily this process's
+            return self._client.submit(describe, self.label, pure=False).result()
+        except Exception as exc:
+            raise ConnectionError(f"the Dask cluster at {self.scheduler!r} cannot run d2lconv ({type(exc).__name__}: "
+                                  f"{exc}); its workers need d2lconv and the chapter tools installed") from exc
 
     def _close(self) -> None:
         if self._client is not None:
@@ -108,7 +119,7 @@ class DaskMatrix(Matrix):
             if self._stopping:
                 return self._interrupted(chapter, backend)
             future = self._client.submit(run_on_worker, chapter.stem, chapter.suffix,
-                                         chapter.read_text(encoding="utf-8"), backend, self.timeout,
+                                         chapter.read_bytes(), backend, self.timeout,
                                          self.verbose,
                                          key=f"d2lconv-{chapter.stem}-{backend}-{uuid.uuid4().hex[:8]}",
                                          pure=False)
@@ -128,11 +139,12 @@ class DaskMatrix(Matrix):
         finally:
             with self._lock:
                 self._futures.discard(future)
-        return self._store(payload, chapter.stem, backend)
+        return self._store(payload, chapter, backend)
 
-    def _store(self, payload: dict[str, Any], stem: str, backend: str) -> dict[str, Any]:
+    def _store(self, payload: dict[str, Any], chapter: Path, backend: str) -> dict[str, Any]:
         """Write a finished run's files into the build directory (atomically) and point to them."""
-        result = dict(payload["result"])
+        stem = chapter.stem
+        result = {**payload["result"], "source": str(chapter.resolve())}
         out_dir = self.build_dir / backend
         for kind in FILE_KINDS:
             result[kind] = None

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..atomic import write_text_atomic
+from ..atomic import write_new_file
 from ..backend import ENV_VAR, available_backends, install_hint
 from ..install import pip_install
 from .chapters import ChapterError, list_chapters, read_notebook, resolve_chapter
@@ -41,7 +41,11 @@ def prepare(chapters: list[Path], workdir: Path) -> tuple[list[Path], list[Path]
         nb = read_notebook(chapter)
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nb.metadata.pop("jupytext", None)  # a plain notebook, not paired with the chapter's source
-        write_text_atomic(target, nbformat.writes(nb))
+        try:
+            write_new_file(target, nbformat.writes(nb))
+        except FileExistsError:  # created meanwhile: it is the learner's now
+            kept.append(target)
+            continue
         written.append(target)
     return written, kept
 
@@ -64,4 +68,9 @@ def launch(chapter: str | None, backend: str, workdir: Path, chapters_dir: Path 
     sys.stdout.flush()
     cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={workdir.resolve()}", *opened,
            *jupyter_args]
-    return subprocess.call(cmd, env={**os.environ, ENV_VAR: backend}, cwd=workdir)
+    server = subprocess.Popen(cmd, env={**os.environ, ENV_VAR: backend}, cwd=workdir)
+    while True:  # Ctrl-C reaches JupyterLab too (same process group): let it shut its kernels down
+        try:
+            return server.wait()
+        except KeyboardInterrupt:
+            continue

@@ -3,6 +3,7 @@ that the backends agree on the numbers each chapter records."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from .environment import describe
 
 @dataclass
 class MatrixReport:
+    """The runs of one matrix (and the earlier ones it kept), their disagreements, its environment."""
+
     runs: list[dict[str, Any]] = field(default_factory=list)
     disagreements: list[Disagreement] = field(default_factory=list)
     interrupted: bool = False
@@ -50,13 +53,15 @@ class Matrix:
     def __init__(self, chapters: list[Path], backends: list[str], build_dir: Path, jobs: int = 1,
                  timeout: int = 900, progress: bool = True, label: str | None = None,
                  verbose: bool = False) -> None:
-        self.chapters, self.backends, self.build_dir = chapters, backends, Path(build_dir)
+        # absolute, so the paths recorded in matrix.json do not depend on the working directory
+        self.chapters, self.backends, self.build_dir = chapters, backends, Path(build_dir).absolute()
         self.jobs, self.timeout, self.progress, self.label = max(1, jobs), timeout, progress, label
         self.verbose = verbose
         self.summary_path = self.build_dir / "matrix.json"
         self._procs: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
         self._stopping = False
+        self.saved = False  # whether this run wrote matrix.json (an interrupted start writes nothing)
 
     def _interrupted(self, chapter: Path, backend: str) -> dict[str, Any]:
         return {"chapter": chapter.stem, "backend": backend, "status": "skipped",
@@ -99,9 +104,9 @@ class Matrix:
         """The runs of an earlier matrix in this build directory that this one does not repeat.
 
         ``d2lconv matrix --backends torch`` then adds to the table instead of erasing the other
-        backends. Only runs from the same environment (interpreter and framework versions) whose
-        files are still there are kept; other environments belong in their own build directory
-        (and ``d2lconv compare``).
+        backends. A run is kept only if it comes from the same environment (interpreter and
+        framework versions), its chapter file still holds the text that ran, and its outputs are
+        still there; other environments belong in their own build directory (``d2lconv compare``).
         """
         try:
             earlier = json.loads(self.summary_path.read_text())
@@ -114,24 +119,28 @@ class Matrix:
         kept = []
         for run in earlier.get("runs", []):
             files = [run.get(k) for k in ("notebook", "results") if run.get(k)]
-            if (run["chapter"], run["backend"]) not in rerun and files and all(Path(f).is_file() for f in files):
+            if ((run["chapter"], run["backend"]) not in rerun and files and all(Path(f).is_file() for f in files)
+                    and run.get("source_sha256") and _sha256(run.get("source")) == run["source_sha256"]):
                 kept.append({**run, "earlier": True})
         return kept
 
     def _save(self, report: MatrixReport) -> None:
         report.disagreements = check_agreement(report.runs)
         write_json_atomic(self.summary_path, report.to_json())
+        self.saved = True
 
     def run(self) -> MatrixReport:
+        """Run every (chapter, backend), keep matrix.json current after each, check agreement."""
         from tqdm.auto import tqdm
 
         jobs = [(c, b) for c in self.chapters for b in self.backends]
-        report = MatrixReport(environment=self._open())
-        report.runs = self.earlier_runs(report.environment, {(c.stem, b) for c, b in jobs})
-        bar = tqdm(total=len(jobs), desc="chapter matrix", unit="run", disable=not self.progress,
-                   file=sys.stderr)
-        pool = ThreadPoolExecutor(max_workers=self._concurrency(len(jobs)))
+        report, bar, pool = MatrixReport(), None, None
         try:
+            report.environment = self._open()
+            report.runs = self.earlier_runs(report.environment, {(c.stem, b) for c, b in jobs})
+            bar = tqdm(total=len(jobs), desc="chapter matrix", unit="run", disable=not self.progress,
+                       file=sys.stderr)
+            pool = ThreadPoolExecutor(max_workers=self._concurrency(len(jobs)))
             futures = {pool.submit(self._one, c, b): (c, b) for c, b in jobs}
             for future in as_completed(futures):
                 result = future.result()
@@ -144,17 +153,29 @@ class Matrix:
             with self._lock:
                 self._stopping = True
                 self._stop_running()
-            pool.shutdown(wait=True, cancel_futures=True)
-            self._save(report)
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+            if report.environment:  # the matrix had started: keep what finished
+                self._save(report)
             raise
         finally:
-            bar.close()
-            pool.shutdown(wait=True)
+            if bar is not None:
+                bar.close()
+            if pool is not None:
+                pool.shutdown(wait=True)
             self._close()
         order = list(dict.fromkeys([*self.backends, *BACKENDS]))
         report.runs.sort(key=lambda r: (r["chapter"], order.index(r["backend"]) if r["backend"] in order else 99))
         self._save(report)
         return report
+
+
+def _sha256(path: str | None) -> str | None:
+    """The sha256 of the file at ``path`` now, or None when there is none."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
+    except OSError:
+        return None
 
 
 def parse_run_output(chapter: str, backend: str, out: str, err: str, returncode: int,

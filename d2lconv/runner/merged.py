@@ -25,6 +25,8 @@ class BuildError(Exception):
 
 @dataclass
 class MergedReport:
+    """The runs of several environments' matrices, and what disagrees or does not fit together."""
+
     environments: list[dict[str, Any]] = field(default_factory=list)
     runs: list[dict[str, Any]] = field(default_factory=list)
     disagreements: list[Disagreement] = field(default_factory=list)
@@ -42,7 +44,7 @@ class MergedReport:
         """Row labels, backend-major: every environment's numpy, then torch, ..."""
         labels = [e["label"] for e in self.environments]
         present = {(r["backend"], r["environment"]) for r in self.runs}
-        order = [b for b in BACKENDS] + sorted({r["backend"] for r in self.runs} - set(BACKENDS))
+        order = list(BACKENDS) + sorted({r["backend"] for r in self.runs} - set(BACKENDS))
         return [f"{b} @ {env}" for b in order for env in labels if (b, env) in present]
 
     def to_json(self) -> dict[str, Any]:
@@ -75,16 +77,18 @@ def merge_builds(build_dirs: list[Path], labels: list[str] | None = None) -> Mer
     """
     if labels and len(labels) != len(build_dirs):
         raise BuildError(f"{len(labels)} labels for {len(build_dirs)} build directories; give one per directory")
+    resolved = [d.resolve() for d in build_dirs]
+    twice = sorted({str(d) for d in build_dirs if resolved.count(d.resolve()) > 1})
+    if twice:
+        raise BuildError(f"{', '.join(repr(d) for d in twice)} is given more than once; give each build once")
     report = MergedReport()
     seen: set[str] = set()
     for i, build_dir in enumerate(build_dirs):
         data = _read_build(build_dir)
         env = dict(data.get("environment") or {})
         label = (labels[i] if labels else None) or env.get("label") or build_dir.name
-        if label in seen:
+        if label in seen:  # two environments that recorded the same label: tell them apart
             label = f"{label} ({build_dir})"
-        if label in seen:
-            raise BuildError(f"{str(build_dir)!r} is given twice")
         seen.add(label)
         env["label"], env["build_dir"] = label, str(build_dir)
         report.environments.append(env)

@@ -26,12 +26,15 @@ class SiteError(Exception):
 
 @dataclass
 class Site:
+    """A built site: where its pages are, which chapters it holds, how long it took."""
+
     html: Path  # BUILD/site/html/index.html is the front page
     chapters: list[str]
     seconds: float
 
 
 def missing_site_tools() -> str | None:
+    """The error to show when the ``site`` extra (Sphinx, myst-nb, ...) is missing, else None."""
     for module in SITE_MODULES:
         if importlib.util.find_spec(module) is None:
             return f"building the site needs {module!r}, which is not installed; install it with: {pip_install('site')}"
@@ -83,13 +86,20 @@ def build_site(build_dir: Path, quiet: bool = True) -> Site:
             nbformat.write(merged, src / f"{chapter}.ipynb")
             titles[chapter] = title_of(merged) or chapter
         write_index(src, titles, runs)
-        code = build_main(["-b", "html", "-E", *(["-q"] if quiet else []), str(src), str(work / "html")])
+        code = build_main(["-b", "html", "-E", "-d", str(work / "doctrees"), *(["-q"] if quiet else []),
+                           str(src), str(work / "html")])
         if code != 0:
             raise SiteError(f"Sphinx failed (exit {code}); rerun with --verbose to see why")
+        shutil.rmtree(work / "doctrees", ignore_errors=True)  # Sphinx's cache, not part of the site
         old = build_dir / f".site-old-{work.name}"
         if target.exists():
             target.rename(old)
-        work.rename(target)
+        try:
+            work.rename(target)
+        except OSError:
+            if old.exists():
+                old.rename(target)  # the previous site stays in place
+            raise
         shutil.rmtree(old, ignore_errors=True)
     finally:
         if work.exists():

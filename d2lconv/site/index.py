@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..backend import BACKENDS, display_name
+from ..backend import BACKENDS, REFERENCE_BACKEND, display_name
 from ..runner.agreement import check_agreement, compared_runs
 
 
-def _badge(run: dict[str, Any] | None, chapter: str, bad: set[tuple[str, str]], alone: set[str]) -> str:
+def _badge(run: dict[str, Any] | None, chapter: str, bad: set[tuple[str, str]], alone: set[str],
+           reference: str | None) -> str:
     if run is None:
         return "{bdg-light}`not run`"
     if run.get("status") != "ok":
@@ -18,7 +19,7 @@ def _badge(run: dict[str, Any] | None, chapter: str, bad: set[tuple[str, str]], 
         return "{bdg-secondary}`ok (alone)`"
     if (chapter, run["backend"]) in bad:
         return "{bdg-warning}`DISAGREES`"
-    return "{bdg-primary}`reference`" if run["backend"] == "numpy" else "{bdg-success}`agrees`"
+    return "{bdg-primary}`reference`" if run["backend"] == reference else "{bdg-success}`agrees`"
 
 
 def write_index(src: Path, titles: dict[str, str], runs: list[dict[str, Any]]) -> None:
@@ -31,12 +32,14 @@ def write_index(src: Path, titles: dict[str, str], runs: list[dict[str, Any]]) -
     lines = ["# d2lconv: the CNN chapter, written once, run on every backend", "",
              "Each chapter's code is written once and run on every backend; under each code cell "
              "are its outputs, one tab per backend (the tab you pick is kept across cells and pages). "
-             "*agrees* means every value the chapter records with `d2l.record` matches the numpy run "
-             "within float32 tolerance.", "",
+             "*agrees* means every value the chapter records with `d2l.record` matches the reference run "
+             f"({display_name(REFERENCE_BACKEND)} when it ran) within float32 tolerance.", "",
              "| chapter | " + " | ".join(display_name(b) for b in shown) + " |",
              "|---|" + "---|" * len(shown)]
     for chapter, title in titles.items():
-        cells = [_badge(by_key.get((chapter, b)), chapter, bad, alone) for b in shown]
+        ok = [b for b in shown if (by_key.get((chapter, b)) or {}).get("status") == "ok"]
+        reference = REFERENCE_BACKEND if REFERENCE_BACKEND in ok else (ok[0] if ok else None)  # as check_agreement
+        cells = [_badge(by_key.get((chapter, b)), chapter, bad, alone, reference) for b in shown]
         lines.append(f"| {{doc}}`{title} <{chapter}>` | " + " | ".join(cells) + " |")
     if disagreements:
         lines += ["", "## Disagreements", ""]

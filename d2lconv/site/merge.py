@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..backend import BACKENDS, display_name
+from ..backend import BACKENDS, REFERENCE_BACKEND, display_name
 
 VOLATILE_CELL_KEYS = ("execution",)  # timings nbclient adds: not part of a cell's identity
 FAILED_SUFFIX = ".failed.ipynb"
@@ -35,27 +35,30 @@ def find_runs(build: Path) -> dict[str, dict[str, tuple[Path, str]]]:
 
 
 def run_records(build: Path, found: dict[str, dict[str, tuple[Path, str]]]) -> list[dict[str, Any]]:
-    """Run records for the agreement check: ``matrix.json``'s when there is one (it also knows runs
-    that could not start), else one per notebook found; results read from this build directory."""
-    summary = build / "matrix.json"
-    if summary.is_file():
-        runs = json.loads(summary.read_text()).get("runs", [])
-    else:
-        runs = [{"chapter": c, "backend": b, "status": status, "seconds": 0.0}
-                for c, by_backend in found.items() for b, (_, status) in by_backend.items()]
+    """Run records for the index: one per notebook found, with the status the page shows, plus the
+    runs ``matrix.json`` knows that could not start; results read from this build directory."""
+    runs = [{"chapter": c, "backend": b, "status": status, "seconds": 0.0}
+            for c, by_backend in found.items() for b, (_, status) in by_backend.items()]
+    try:
+        earlier = json.loads((build / "matrix.json").read_text()).get("runs", [])
+    except (OSError, ValueError):
+        earlier = []
+    shown = {(r["chapter"], r["backend"]) for r in runs}
+    runs += [{**r, "results": None} for r in earlier if (r.get("chapter"), r.get("backend")) not in shown
+             and r.get("chapter") in found]
     for run in runs:
         results = build / run["backend"] / f"{run['chapter']}.results.json"
         run["results"] = str(results) if run.get("status") == "ok" and results.is_file() else None
     return runs
 
 
-def merge_chapter(chapter: str, by_backend: dict[str, tuple[Path, str]]):
+def merge_chapter(chapter: str, by_backend: dict[str, tuple[Path, str]]) -> Any:
     """The chapter's cells (from numpy's run, else the first), each code cell followed by one
     output-only cell per backend (tag ``remove-input``, metadata ``d2lconv.backend``)."""
     import nbformat
 
     notebooks = {b: nbformat.read(path, as_version=4) for b, (path, _) in by_backend.items()}
-    ref_backend = "numpy" if "numpy" in notebooks else next(iter(notebooks))
+    ref_backend = REFERENCE_BACKEND if REFERENCE_BACKEND in notebooks else next(iter(notebooks))
     ref = notebooks[ref_backend]
     for backend, nb in notebooks.items():
         if [(c.cell_type, c.source) for c in nb.cells] != [(c.cell_type, c.source) for c in ref.cells]:

@@ -7,12 +7,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..backend import BackendNotInstalledError, load, use_backend
+from ..backend import REFERENCE_BACKEND, BackendNotInstalledError, load, use_backend
+from ..runner.agreement import ATOL, RTOL, mismatch, worst
 from . import selection
-
-#: float32 agreement: relative tolerance, and an absolute one scaled by the reference's magnitude.
-RTOL = 1e-4
-ATOL = 1e-5
 
 
 class BackendsDisagree(AssertionError):
@@ -61,16 +58,13 @@ def _differences(ref: list[tuple[str, np.ndarray]], got: list[tuple[str, np.ndar
         if x.shape != y.shape:
             problems.append(f"{path}: shape {y.shape} where numpy gives {x.shape}")
             continue
-        x64, y64 = x.astype(np.float64, copy=False), y.astype(np.float64, copy=False)
-        scale = max(float(np.nanmax(np.abs(x64))) if x64.size and np.isfinite(x64).any() else 1.0, 1.0)
-        close = np.isclose(y64, x64, rtol=rtol, atol=atol * scale, equal_nan=True)
-        if not close.all():
-            diff = np.where(close, 0.0, np.abs(y64 - x64))
-            diff = np.where(np.isnan(diff), np.inf, diff)
-            where = np.unravel_index(int(np.argmax(diff)), x.shape) if x.shape else ()
-            problems.append(f"{path}: shape {x.shape}, {int((~close).sum())} of {close.size} values differ; "
-                            f"largest difference {float(diff[where]):.3g} at index {tuple(int(i) for i in where)}: "
-                            f"{float(y64[where]):.7g} vs numpy's {float(x64[where]):.7g}")
+        bad = mismatch(x, y, rtol, atol)
+        if bad.any():
+            where = worst(x, y, bad)
+            x64, y64 = x.astype(np.float64)[where], y.astype(np.float64)[where]
+            problems.append(f"{path}: shape {x.shape}, {int(bad.sum())} of {bad.size} values differ; "
+                            f"largest difference {abs(float(y64) - float(x64)):.3g} at index {where}: "
+                            f"{float(y64):.7g} vs {REFERENCE_BACKEND}'s {float(x64):.7g}")
     return problems
 
 
@@ -88,7 +82,7 @@ def assert_backends_agree(fn: Callable[..., Any], *args: Any, backends: list[str
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this function's
     chosen = selection.current()
-    names = list(dict.fromkeys(["numpy", *(backends if backends is not None else chosen.backends)]))
+    names = list(dict.fromkeys([REFERENCE_BACKEND, *(backends if backends is not None else chosen.backends)]))
     name_of = getattr(fn, "__qualname__", repr(fn))
     results: dict[str, list[tuple[str, np.ndarray]]] = {}
     missing, problems = [], []
@@ -108,12 +102,16 @@ def assert_backends_agree(fn: Callable[..., Any], *args: Any, backends: list[str
                                        f"{type(exc).__name__}: {exc}") from exc
             results[name] = _leaves(out, ops)
     for name, leaves in results.items():
-        if name != "numpy":
-            problems += [f"  backend {name!r}: {p}" for p in _differences(results["numpy"], leaves, rtol, atol)]
+        if name != REFERENCE_BACKEND:
+            problems += [f"  backend {name!r}: {p}"
+                         for p in _differences(results[REFERENCE_BACKEND], leaves, rtol, atol)]
     if problems:
         raise BackendsDisagree(f"{name_of}({_describe(args)}) disagrees with the numpy backend "
                                f"(rtol={rtol:g}, atol={atol:g} x max|numpy result|):\n" + "\n".join(problems))
     if missing:
         warnings.warn(f"not compared, not installed: {'; '.join(missing)}", BackendsSkipped, stacklevel=2)
+    elif len(results) < 2:
+        warnings.warn(f"only the {REFERENCE_BACKEND} backend ran: nothing was compared (select more with "
+                      f"--backends, or install a framework)", BackendsSkipped, stacklevel=2)
     return {name: leaves[0][1] if len(leaves) == 1 and leaves[0][0] == "result" else dict(leaves)
             for name, leaves in results.items()}

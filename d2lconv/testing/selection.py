@@ -14,6 +14,7 @@ from types import ModuleType
 
 from ..backend import (
     BACKENDS,
+    REFERENCE_BACKEND,
     BackendNotInstalledError,
     available_backends,
     canonical_name,
@@ -71,7 +72,7 @@ class Selection:
     @property
     def others(self) -> tuple[str, ...]:
         """The selected backends other than numpy (what a comparison with numpy covers)."""
-        return tuple(n for n in self.backends if n != "numpy")
+        return tuple(n for n in self.backends if n != REFERENCE_BACKEND)
 
     def load_or_skip(self, name: str) -> ModuleType:
         """Backend ``name``'s module, or a skip naming what is missing (a failure when required)."""
@@ -104,5 +105,6 @@ def current() -> Selection:
 
 
 def activate(selection: Selection | None) -> None:
+    """Make ``selection`` the running session's (``None``: back to every installed backend)."""
     global _current
     _current = selection

@@ -55,14 +55,14 @@ def _vendor_mathjax(dest: Path) -> None:
 
 def build_site(build_dir: Path, quiet: bool = True) -> Site:
     """Merge every chapter's runs under ``build_dir`` and build ``build_dir/site`` with Sphinx."""
+    problem = missing_site_tools()
+    if problem:
+        raise SiteError(problem)
     import nbformat
     from sphinx.cmd.build import build_main
 
     from .index import write_index
 
-    problem = missing_site_tools()
-    if problem:
-        raise SiteError(problem)
     started = time.perf_counter()
     found = find_runs(build_dir)
     if not found:

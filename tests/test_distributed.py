@@ -23,7 +23,7 @@ from d2lconv.testing import current
 
 from .test_robustness import _chapter
 
-pytestmark = pytest.mark.chapter
+pytestmark = [pytest.mark.chapter, pytest.mark.tooling]
 
 DASK = str(Path(sys.executable).with_name("dask"))
 

@@ -19,7 +19,7 @@ import pytest
 from d2lconv.cli import main
 from d2lconv.testing import current
 
-pytestmark = pytest.mark.chapter
+pytestmark = [pytest.mark.chapter, pytest.mark.tooling]
 CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
 
 

@@ -14,7 +14,7 @@ from d2lconv.site.build import SiteError, build_site
 
 from .test_robustness import HEADER
 
-pytestmark = pytest.mark.chapter
+pytestmark = [pytest.mark.chapter, pytest.mark.tooling]
 
 CHAPTER = HEADER + """# Tiny Chapter
 

@@ -86,6 +86,14 @@ def resolve_chapter(name: str, chapters_dir: Path | None = None) -> Path:
     raise ChapterError(f"no chapter {name!r}: not a file, and not one of the chapters in {folder}: {names}")
 
 
+def select_chapters(names: list[str], chapters_dir: Path | None = None) -> list[Path]:
+    """The chapters ``names`` point to (paths or short names), or every chapter when none is named."""
+    chosen = [resolve_chapter(n, chapters_dir) for n in names] if names else list_chapters(chapters_dir)
+    if not chosen:
+        raise ChapterError("no chapters found; give a chapter path or --chapters-dir")
+    return chosen
+
+
 def read_notebook(path: Path):
     """The chapter as an nbformat notebook (jupytext reads markdown and percent scripts)."""
     import jupytext

@@ -70,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _matrix(args: argparse.Namespace) -> int:
-    from .chapters import ChapterError, check_build_dir, list_chapters, resolve_chapter
+    from .chapters import ChapterError, check_build_dir, select_chapters
     from .matrix import Matrix, format_table
 
     problem = _missing_chapter_tools()
@@ -79,10 +79,7 @@ def _matrix(args: argparse.Namespace) -> int:
         return 2
 
     try:
-        chapters = ([resolve_chapter(c, args.chapters_dir) for c in args.chapters] if args.chapters
-                    else list_chapters(args.chapters_dir))
-        if not chapters:
-            raise ChapterError("no chapters found; give a chapter path or --chapters-dir")
+        chapters = select_chapters(args.chapters, args.chapters_dir)
         check_build_dir(Path(args.build_dir))
     except ChapterError as exc:
         print(f"d2lconv matrix: error: {exc}", file=sys.stderr)

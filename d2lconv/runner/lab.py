@@ -17,7 +17,7 @@ from pathlib import Path
 from ..atomic import write_new_file
 from ..backend import ENV_VAR, available_backends, install_hint
 from ..install import pip_install
-from .chapters import ChapterError, list_chapters, read_notebook, resolve_chapter
+from .chapters import ChapterError, read_notebook, select_chapters
 
 
 def missing_lab_tools() -> str | None:
@@ -56,9 +56,7 @@ def launch(chapter: str | None, backend: str, workdir: Path, chapters_dir: Path 
     if backend not in available_backends():
         raise ChapterError(f"the {backend!r} backend's framework is not installed; install it with: "
                            f"{install_hint(backend)}")
-    chosen = [resolve_chapter(chapter, chapters_dir)] if chapter else list_chapters(chapters_dir)
-    if not chosen:
-        raise ChapterError("no chapters found; give a chapter path or --chapters-dir")
+    chosen = select_chapters([chapter] if chapter else [], chapters_dir)
     workdir.mkdir(parents=True, exist_ok=True)
     written, kept = prepare(chosen, workdir)
     for path in kept:

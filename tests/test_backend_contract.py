@@ -100,12 +100,17 @@ CASES = [
     ("ones-int-shape", lambda d, t: d.ones(3), lambda: np.ones(3, np.float32)),
     ("expand_dims-negative", lambda d, t: d.expand_dims(t(M), -1), lambda: M[..., None]),
     ("astype-float64", lambda d, t: d.astype(t(M), d.float64), lambda: M.astype(np.float64)),
+    ("pad_constant-2d", lambda d, t: d.pad_constant(t(M), (1, 2)), lambda: np.pad(M, ((1, 1), (2, 2)))),
+    ("pad_constant-3d-value", lambda d, t: d.pad_constant(t(A), (2, 0), value=-np.inf),
+     lambda: np.pad(A, ((0, 0), (2, 2), (0, 0)), constant_values=-np.inf)),
+    ("pad_constant-4d-float64", lambda d, t: d.pad_constant(t(A[None].astype(np.float64)), (0, 1), 0.5),
+     lambda: np.pad(A[None].astype(np.float64), ((0, 0),) * 2 + ((0, 0), (1, 1)), constant_values=0.5)),
 ]
 
 #: Contract names whose values are checked by a dedicated test below rather than by CASES.
 CHECKED_ELSEWHERE = {
     "size", "shape", "is_tensor", "is_floating", "dtype_name", "rand", "randn", "normal", "seed",
-    "get_seed", "get_key", "value_and_grad", "compile", "numpy", "Tensor",
+    "get_seed", "get_key", "value_and_grad", "compile", "numpy", "Tensor", "im2col",
 }
 
 
@@ -271,6 +276,50 @@ def test_gradient_through_slices(backend):
     want[0, :] += 2 * M[0, :]
     want[2, 3] += 1.0
     np.testing.assert_allclose(d2l.numpy(grad), want, rtol=1e-6)
+
+
+def _im2col_reference(x, kernel_size, stride):
+    """numpy's sliding_window_view, laid out as the contract says."""
+    (kh, kw), (sh, sw) = kernel_size, stride
+    view = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(-2, -1))[..., ::sh, ::sw, :, :]
+    *lead, c, oh, ow = view.shape[:-2]
+    moved = np.moveaxis(view, (-2, -1), (-4, -3))  # (..., c, kh, kw, oh, ow)
+    return moved.reshape(*lead, c * kh * kw, oh * ow)
+
+
+@pytest.mark.parametrize("shape, kernel_size, stride", [
+    ((3, 7, 8), (3, 2), (1, 1)),
+    ((2, 3, 9, 7), (2, 3), (2, 3)),
+    ((1, 1, 5, 5), (5, 5), (1, 1)),
+    ((2, 1, 6, 4), (1, 1), (2, 1)),
+])
+def test_im2col_matches_numpy_and_differentiates(backend, shape, kernel_size, stride):
+    x = RNG.normal(size=shape).astype(np.float32)
+    want = _im2col_reference(x, kernel_size, stride)
+    got = d2l.numpy(d2l.im2col(backend.from_numpy(x), kernel_size, stride=stride))
+    assert got.shape == want.shape and got.dtype == np.float32
+    np.testing.assert_array_equal(got, want)
+    weights = RNG.normal(size=want.shape).astype(np.float32)
+    _, grad = d2l.value_and_grad(
+        lambda t: d2l.reduce_sum(d2l.im2col(t, kernel_size, stride=stride) * backend.from_numpy(weights)))(
+        backend.from_numpy(x))
+    want_grad = np.zeros_like(x)  # every window cell gets its weight back, summed where windows overlap
+    index = np.arange(x.size).reshape(x.shape)
+    np.add.at(want_grad.reshape(-1), _im2col_reference(index, kernel_size, stride).reshape(-1),
+              weights.reshape(-1))
+    np.testing.assert_allclose(d2l.numpy(grad), want_grad, rtol=1e-5, atol=1e-5)
+
+
+def test_gradient_through_pad_constant(backend):
+    """The padding's gradient is the incoming gradient cut back to the input's cells."""
+    x = backend.from_numpy(A)
+    weights = RNG.normal(size=(2, 3 + 2, 4 + 6)).astype(np.float32)
+
+    def f(t):
+        return d2l.reduce_sum(d2l.pad_constant(t, (1, 3), value=-1.0) * backend.from_numpy(weights))
+
+    _, grad = d2l.value_and_grad(f)(x)
+    np.testing.assert_allclose(d2l.numpy(grad), weights[:, 1:-1, 3:-3], rtol=1e-6)
 
 
 def test_numpy_fancy_index_gradient_keeps_repeated_indices():

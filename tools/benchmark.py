@@ -5,12 +5,18 @@ process (interleaved, medians of repeated runs after warm-up, float32).
     python tools/benchmark.py --quick         # CI-sized smoke run
     python tools/benchmark.py --json out.json --backends numpy,torch
 
-Sections: conv (shared corr2d vs the framework's own convolution), grad (forward + backward of
-both), channels (multi-channel corr2d_multi_in_out with padding and stride vs the framework's
-conv2d, forward and forward + backward), pool (pool2d vs the framework's max / average pooling,
-forward and forward + backward), loop (corr2d vs the textbook corr2d_loop), dispatch (d2lconv.<op>, and the op of
-a namespace pinned by `from d2lconv import torch as d2l`, vs the direct framework call),
-startup (import d2lconv vs import numpy; chapter run vs importing the framework).
+Sections:
+- conv: the shared corr2d vs the framework's own convolution;
+- roofline: corr2d over the fastest full pass over the same image (`X * 1.0` or a copy), the
+  memory-bandwidth floor;
+- grad: forward + backward of both;
+- channels: corr2d_multi_in_out with padding and stride vs the framework's conv2d, forward and
+  forward + backward;
+- pool: pool2d vs the framework's max / average pooling, forward and forward + backward;
+- loop: corr2d vs the textbook corr2d_loop;
+- dispatch: d2lconv.<op>, and the op of a namespace pinned by `from d2lconv import torch as
+  d2l`, vs the direct framework call;
+- startup: import d2lconv vs import numpy; a chapter run vs importing the framework.
 """
 
 from __future__ import annotations
@@ -31,23 +37,30 @@ import numpy as np
 import d2lconv as d2l
 from d2lconv.backend import available_backends, canonical_name, load, load_order, use_backend
 
-SECTIONS = ("conv", "grad", "channels", "pool", "loop", "dispatch", "startup")
+SECTIONS = ("conv", "roofline", "grad", "channels", "pool", "loop", "dispatch", "startup")
 
 
-def time_pair(first: Callable[[], Any], second: Callable[[], Any], repeat: int, number: int = 1,
-              warmup: int = 2) -> tuple[float, float]:
-    """Median seconds per call of two functions, measured interleaved so load hits both alike."""
+def time_interleaved(fns: list[Callable[[], Any]], repeat: int, number: int = 1,
+                     warmup: int = 2) -> list[float]:
+    """Median seconds per call of each function, measured interleaved so load hits all alike."""
     for _ in range(warmup):
-        first()
-        second()
-    a, b = [], []
+        for fn in fns:
+            fn()
+    samples: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
-        for fn, sink in ((first, a), (second, b)):
+        for fn, sink in zip(fns, samples):
             start = time.perf_counter()
             for _ in range(number):
                 fn()
             sink.append((time.perf_counter() - start) / number)
-    return statistics.median(a), statistics.median(b)
+    return [statistics.median(s) for s in samples]
+
+
+def time_pair(first: Callable[[], Any], second: Callable[[], Any], repeat: int, number: int = 1,
+              warmup: int = 2) -> tuple[float, float]:
+    """Median seconds per call of two functions, measured interleaved."""
+    a, b = time_interleaved([first, second], repeat, number, warmup)
+    return a, b
 
 
 def _inputs(size: int, k: int, seed: int = 0):
@@ -73,6 +86,32 @@ def bench_conv(backend: str, sizes, kernels, repeat: int) -> list[dict]:
                                        lambda: B.block_until_ready(B.native_corr2d(X, K)), repeat)
             rows.append({"section": "conv", "backend": backend, "case": case,
                          "shared_ms": shared * 1e3, "native_ms": native * 1e3, "ratio": shared / native})
+    return rows
+
+
+#: The cheapest full passes over an image: each reads it once and writes a new one.
+FLOOR_PASSES: dict[str, Callable[[Any, Any], Any]] = {
+    "X * 1.0": lambda B, X: X * 1.0,
+    "copy": lambda B, X: B.tensor(X),
+}
+
+
+def bench_roofline(backend: str, sizes, kernels, repeat: int) -> list[dict]:
+    """corr2d over the memory-bandwidth floor: the fastest single full pass over the same image.
+
+    A ratio near 1 means corr2d costs about one read and one write of the image; shift-and-add
+    run eagerly makes ~k^2 passes, a compiled (fused) one can approach one.
+    """
+    rows = []
+    with use_backend(backend) as B:
+        for case, X, K in _cases(B, sizes, kernels):
+            fns = [lambda: B.block_until_ready(d2l.corr2d(X, K))]
+            fns += [lambda f=f: B.block_until_ready(f(B, X)) for f in FLOOR_PASSES.values()]
+            ours, *floors = time_interleaved(fns, repeat)
+            floor, name = min(zip(floors, FLOOR_PASSES))
+            rows.append({"section": "roofline", "backend": backend, "case": case,
+                         "corr2d_ms": ours * 1e3, "floor_ms": floor * 1e3, "floor_pass": name,
+                         "ratio": ours / floor})
     return rows
 
 
@@ -299,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         load(backend)
         if "conv" in sections:
             rows += bench_conv(backend, sizes, kernels, repeat)
+        if "roofline" in sections:
+            rows += bench_roofline(backend, sizes[-2:], kernels, repeat)
         if "grad" in sections:
             rows += bench_grad(backend, sizes[:2] if not args.quick else sizes, kernels, max(3, repeat // 2))
         if "channels" in sections:

@@ -113,6 +113,8 @@ is_tensor(x, /)  whether x is a tensor of this backend (a traced value inside a 
 is_floating(x, /)  whether x has a floating dtype
 dtype_name(x, /)  x's dtype as numpy names it: 'float32', 'int64', ...
 value_and_grad(fn, argnums=0)  a function returning (fn(*args), gradient of fn in args[argnums]); fn must return one number; unused inputs get zero gradients
+pad_constant(x, padding, /, value=0.0)  a floating x (rank >= 2) with padding=(p_h, p_w) rows and columns of value on both sides of its last two axes; differentiable (numpy.pad, mode 'constant')
+im2col(x, kernel_size, /, stride=(1, 1))  the windows of x (c, h, w) or (n, c, h, w) as columns: shape (c * k_h * k_w, h' * w'), batched (n, ...); row c * k_h * k_w + a * k_w + b holds x[..., c, s_h i + a, s_w j + b] at column i * w' + j; differentiable
 compile(fn, /)  fn compiled by the framework's compiler where one pays off (XLA on TensorFlow, jax.jit on JAX), else fn itself
 """),
     *_entries("internal", """

@@ -307,6 +307,19 @@ def make_joins(xp: Any) -> dict[str, Callable[..., Any]]:
     return {"stack": stack, "concat": concat}
 
 
+def make_im2col(stack: Callable[..., Any], reshape: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    """``im2col`` by stacking the ``k_h * k_w`` strided windows of ``x`` (basic slices)."""
+
+    def im2col(x, kernel_size, /, stride=(1, 1)):
+        (kh, kw), (sh, sw) = kernel_size, stride
+        *lead, c, h, w = (int(d) for d in x.shape)
+        oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+        windows = [x[..., a:a + sh * (oh - 1) + 1:sh, b:b + sw * (ow - 1) + 1:sw]
+                   for a in range(kh) for b in range(kw)]
+        return reshape(stack(windows, axis=-3), (*lead, c * kh * kw, oh * ow))
+    return im2col
+
+
 # ---------------------------------------------------------------------------------------------
 # shape helpers for frameworks whose own ops differ from numpy's
 
@@ -338,6 +351,21 @@ def swapped_axes(ndim: int, axis1: int, axis2: int) -> list[int]:
 def block_until_ready(x: Any) -> Any:
     """For frameworks that compute synchronously on the CPU: nothing to wait for."""
     return x
+
+
+def pad_widths(ndim: int, padding: Sequence[int]) -> list[tuple[int, int]]:
+    """numpy.pad's widths for ``padding=(p_h, p_w)`` on both sides of the last two of ``ndim`` axes."""
+    ph, pw = padding
+    return [(0, 0)] * (ndim - 2) + [(ph, ph), (pw, pw)]
+
+
+def make_pad_constant(xp: Any, ndim: Callable[[Any], int]) -> Callable[..., Any]:
+    """``pad_constant`` by a numpy-compatible ``xp.pad`` (numpy under autograd, jax.numpy); the
+    mode goes positionally, as autograd's gradient rule for ``pad`` needs."""
+
+    def pad_constant(x, padding, /, value=0.0):
+        return xp.pad(x, pad_widths(ndim(x), padding), "constant", constant_values=value)
+    return pad_constant
 
 
 def multiply_add(y: Any, a: Any, x: Any, /) -> Any:

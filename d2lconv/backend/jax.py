@@ -29,6 +29,8 @@ _common.bind_aliases(globals(), jnp, (*_common.UNARY_MATH, *_common.DTYPE_NAMES,
                      {"reduce_sum": "sum", "reduce_mean": "mean"})
 sigmoid = jax.nn.sigmoid
 globals().update(_common.make_creation(jnp, jnp.dtype, jnp.float32), **_common.make_joins(jnp))
+pad_constant = _common.make_pad_constant(jnp, jnp.ndim)
+im2col = _common.make_im2col(jnp.stack, jnp.reshape)
 
 
 def tensor(data: Any, dtype: Any = None) -> jax.Array:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as _np
-from mxnet import autograd, npx
+from mxnet import autograd, nd, npx
 from mxnet import np as mnp
 from mxnet.base import MXNetError
 
@@ -51,6 +51,24 @@ def transpose(x, /, axes=None):
 
 def flip(x, /, axis=None):
     return mnp.flip(x, tuple(_common.flip_axes(axis, x.ndim)))
+
+
+def pad_constant(x, padding, /, value=0.0):
+    """The legacy ``nd.pad`` (6x faster than concatenating zero blocks here, and than
+    ``mxnet.np.pad``); it takes 4-D input, so the leading axes are folded into one."""
+    ph, pw = padding
+    *lead, h, w = x.shape
+    folded = x.reshape(1, -1, h, w).as_nd_ndarray()
+    padded = nd.pad(folded, mode="constant", pad_width=(0, 0, 0, 0, ph, ph, pw, pw), constant_value=value)
+    return padded.as_np_ndarray().reshape(*lead, h + 2 * ph, w + 2 * pw)
+
+
+def im2col(x, kernel_size, /, stride=(1, 1)):
+    """The legacy ``nd.im2col`` (about 2x faster than stacking the windows); 4-D input only."""
+    *lead, c, h, w = x.shape
+    cols = nd.im2col(x.reshape(-1, c, h, w).as_nd_ndarray(), kernel=tuple(kernel_size),
+                     stride=tuple(stride)).as_np_ndarray()
+    return cols.reshape(*lead, *cols.shape[1:])
 
 
 def argmax(x, /, axis=None):

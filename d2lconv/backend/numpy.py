@@ -25,6 +25,8 @@ Tensor = np.ndarray
 _common.bind_aliases(globals(), np, (*_common.UNARY_MATH, *_common.DTYPE_NAMES, "matmul", "maximum", "reshape",
                                      "transpose", "swapaxes", "expand_dims", "repeat", "meshgrid"))
 globals().update(_common.make_creation(np, np.dtype, np.float32), **_common.make_joins(np))
+pad_constant = _common.make_pad_constant(np, np.ndim)
+im2col = _common.make_im2col(np.stack, np.reshape)
 
 
 def reduce_sum(x, /, axis=None, keepdims=False):

@@ -85,6 +85,15 @@ def concat(xs, /, axis=0):
     return torch.cat(list(xs), dim=axis)
 
 
+im2col = _common.make_im2col(stack, torch.reshape)  # measured faster here than torch's unfold
+
+
+def pad_constant(x, padding, /, value=0.0):
+    """``torch.nn.functional.pad``: one pass, where concatenating zero blocks takes two."""
+    ph, pw = padding
+    return torch.nn.functional.pad(x, (pw, pw, ph, ph), value=value)
+
+
 def repeat(x, repeats, /, axis=None):
     """numpy's meaning: repeat each element (``torch.repeat_interleave``), not tile."""
     return torch.repeat_interleave(x, repeats, dim=axis)

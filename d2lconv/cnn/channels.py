@@ -3,10 +3,10 @@ Output Channels"), written once for every backend.
 
 Layout: an input is ``(channels, height, width)`` or ``(batch, channels, height, width)``; a
 kernel is ``(out_channels, in_channels, k_h, k_w)``. Every multi-channel function goes through
-one computation: the ``k_h * k_w`` shifted windows of the input are stacked (the columns of
-"cross-correlation as a matrix product", the chapter's exercise) and one matrix product with
-the kernel, reshaped to ``(out_channels, in_channels * k_h * k_w)``, sums over input channels
-and kernel positions at once.
+one computation: the backend's ``im2col`` lays the input's windows out as columns (the
+columns of "cross-correlation as a matrix product", the chapter's exercise) and one matrix
+product with the kernel, reshaped to ``(out_channels, in_channels * k_h * k_w)``, sums over
+input channels and kernel positions at once.
 """
 
 from __future__ import annotations
@@ -15,21 +15,19 @@ from typing import Any
 
 from ..backend import ops
 from .conv import run_compiled
-from .geometry import Pair, as_float, check_pair, check_tensor, output_size, pad_constant, strided_window
+from .geometry import Pair, as_float, check_pair, check_tensor, output_size, pad_constant
 
 
 def windows_times_kernel(X: Any, K: Any, stride: tuple[int, int] = (1, 1)) -> Any:
     """``Y[..., o, i, j] = sum_{c, a, b} K[o, c, a, b] X[..., c, s_h i + a, s_w j + b]``.
 
-    ``X`` is already padded; it may have any number of leading (batch) axes.
+    ``X`` is already padded: ``(c_i, h, w)`` or ``(batch, c_i, h, w)``.
     """
     B = ops()
     co, ci, kh, kw = K.shape
     lead, (n_h, n_w) = tuple(X.shape[:-3]), tuple(X.shape[-2:])
     out = ((n_h - kh) // stride[0] + 1, (n_w - kw) // stride[1] + 1)
-    columns = B.stack([strided_window(X, a, b, out, stride) for a in range(kh) for b in range(kw)],
-                      axis=-3)  # (..., ci, kh * kw, oh, ow): index c * kh * kw + a * kw + b
-    columns = B.reshape(columns, (*lead, ci * kh * kw, out[0] * out[1]))
+    columns = B.im2col(X, (kh, kw), stride)  # (..., ci * kh * kw, oh * ow)
     Y = B.matmul(B.reshape(K, (co, ci * kh * kw)), columns)
     return B.reshape(Y, (*lead, co, *out))
 

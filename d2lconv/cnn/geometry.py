@@ -121,21 +121,7 @@ def strided_window(X: Any, a: int, b: int, out: Sequence[int], stride: Sequence[
 
 def pad_constant(B: Any, X: Any, padding: tuple[int, int], value: float = 0.0) -> Any:
     """``X`` with ``padding`` rows/columns of ``value`` on each side of its last two axes."""
-    ph, pw = padding
-    if not (ph or pw):
-        return X
-    dtype = getattr(B, B.dtype_name(X))
-    lead, (h, w) = tuple(X.shape[:-2]), tuple(X.shape[-2:])
-
-    def block(shape: tuple[int, ...]) -> Any:
-        filled = B.zeros(shape, dtype=dtype)
-        return filled + value if value else filled
-
-    if ph:
-        X = B.concat([block((*lead, ph, w)), X, block((*lead, ph, w))], axis=-2)
-    if pw:
-        X = B.concat([block((*lead, h + 2 * ph, pw)), X, block((*lead, h + 2 * ph, pw))], axis=-1)
-    return X
+    return B.pad_constant(X, padding, value) if any(padding) else X
 
 
 def _edges(B: Any, X: Any, p: int, axis: int, mode: str) -> tuple[Any, Any]:

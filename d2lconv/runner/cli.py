@@ -42,21 +42,25 @@ def _missing_chapter_tools() -> str | None:
     return None
 
 
+def _usage_error(command: str, problem: object) -> int:
+    """Print ``d2lconv COMMAND: error: PROBLEM`` to stderr; return exit code 2."""
+    print(f"d2lconv {command}: error: {problem}", file=sys.stderr)
+    return 2
+
+
 def _run(args: argparse.Namespace) -> int:
     from .chapters import ChapterError, run_chapter
 
     problem = _missing_chapter_tools()
     if problem:
-        print(f"d2lconv run: error: {problem}", file=sys.stderr)
-        return 2
+        return _usage_error("run", problem)
 
     try:
         backend = args.backend or env_backend_name()
         result = run_chapter(args.chapter, backend, Path(args.build_dir), timeout=args.timeout,
                              chapters_dir=args.chapters_dir, verbose=args.verbose)
     except (ChapterError, ValueError) as exc:
-        print(f"d2lconv run: error: {exc}", file=sys.stderr)
-        return 2
+        return _usage_error("run", exc)
     if args.json:
         print(json.dumps(result.to_json()))
     elif result.status == "ok":
@@ -75,23 +79,20 @@ def _matrix(args: argparse.Namespace) -> int:
 
     problem = _missing_chapter_tools()
     if problem:
-        print(f"d2lconv matrix: error: {problem}", file=sys.stderr)
-        return 2
+        return _usage_error("matrix", problem)
 
     try:
         chapters = select_chapters(args.chapters, args.chapters_dir)
         check_build_dir(Path(args.build_dir))
     except ChapterError as exc:
-        print(f"d2lconv matrix: error: {exc}", file=sys.stderr)
-        return 2
+        return _usage_error("matrix", exc)
     backends = args.backends or available_backends()
     options = dict(jobs=args.jobs, timeout=args.timeout, progress=not args.no_progress, label=args.label,
                    verbose=args.verbose)
     if args.scheduler:
         if importlib.util.find_spec("distributed") is None:
-            print('d2lconv matrix: error: --scheduler needs Dask distributed, which is not installed; '
-                  f"install it with: {pip_install('dask')}", file=sys.stderr)
-            return 2
+            return _usage_error("matrix", "--scheduler needs Dask distributed, which is not installed; "
+                                          f"install it with: {pip_install('dask')}")
         from .distributed import DaskMatrix
 
         matrix = DaskMatrix(chapters, backends, Path(args.build_dir), scheduler=args.scheduler, **options)
@@ -100,8 +101,7 @@ def _matrix(args: argparse.Namespace) -> int:
     try:
         report = matrix.run()
     except (ConnectionError, TimeoutError) as exc:
-        print(f"d2lconv matrix: error: {exc}", file=sys.stderr)
-        return 2
+        return _usage_error("matrix", exc)
     except KeyboardInterrupt:
         where = f"the runs that finished are in {matrix.summary_path}" if matrix.saved else "no run had finished"
         print(f"\ninterrupted: {where}", file=sys.stderr)
@@ -120,8 +120,7 @@ def _compare(args: argparse.Namespace) -> int:
     try:
         report = merge_builds([Path(d) for d in args.build_dirs], args.labels)
     except BuildError as exc:
-        print(f"d2lconv compare: error: {exc}", file=sys.stderr)
-        return 2
+        return _usage_error("compare", exc)
     if args.json:
         print(json.dumps(report.to_json(), indent=1))
     else:
@@ -136,14 +135,12 @@ def _lab(args: argparse.Namespace) -> int:
 
     problem = missing_lab_tools()
     if problem:
-        print(f"d2lconv lab: error: {problem}", file=sys.stderr)
-        return 2
+        return _usage_error("lab", problem)
     try:
         return launch(args.chapter, args.backend or env_backend_name(), Path(args.workdir), args.chapters_dir,
                       args.passthrough)
     except (ChapterError, ValueError) as exc:
-        print(f"d2lconv lab: error: {exc}", file=sys.stderr)
-        return 2
+        return _usage_error("lab", exc)
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -152,8 +149,7 @@ def _build(args: argparse.Namespace) -> int:
     try:
         site = build_site(Path(args.build_dir), quiet=not args.verbose)
     except SiteError as exc:
-        print(f"d2lconv build: error: {exc}", file=sys.stderr)
-        return 2
+        return _usage_error("build", exc)
     print(f"the book ({len(site.chapters)} chapters) in {site.seconds:.1f}s: {site.html / 'index.html'}")
     return 0
 

@@ -322,6 +322,45 @@ def test_gradient_through_pad_constant(backend):
     np.testing.assert_allclose(d2l.numpy(grad), weights[:, 1:-1, 3:-3], rtol=1e-6)
 
 
+def test_gradient_through_maximum(backend):
+    """The larger input gets the gradient (summed over broadcast axes); at a tie, infinite ties
+    too, the two shares are finite, non-negative and add up to it (numpy, torch and JAX halve
+    it, TensorFlow and MXNet give it to the first input)."""
+    a = np.array([[1.0, 2.0, 3.0, -np.inf], [0.5, -1.0, np.inf, 4.0]], np.float32)
+    b = np.array([2.0, 2.0, np.inf, -np.inf], np.float32)
+    weights = RNG.normal(size=a.shape).astype(np.float32)
+
+    def f(x, y):
+        return d2l.reduce_sum(d2l.maximum(x, y) * backend.from_numpy(weights))
+
+    _, (ga, gb) = d2l.value_and_grad(f, argnums=(0, 1))(backend.from_numpy(a), backend.from_numpy(b))
+    ga, gb = d2l.numpy(ga), d2l.numpy(gb)
+    assert ga.shape == a.shape and gb.shape == b.shape
+    tie = a == b
+    np.testing.assert_allclose(ga[~tie], np.where(a > b, weights, 0)[~tie], rtol=1e-6)
+    gb_untied = np.where((a < b) & ~tie, weights, 0).sum(axis=0)
+    tied_share = np.where(tie, weights - ga, 0)  # what b must have got at the ties
+    assert np.all(np.isfinite(ga)) and np.all(np.isfinite(gb))
+    assert np.all((ga * weights >= 0) & (np.abs(ga) <= np.abs(weights) + 1e-6))
+    np.testing.assert_allclose(gb, gb_untied + tied_share.sum(axis=0), rtol=1e-5, atol=1e-6)
+
+
+def test_gradient_through_multiply_add(backend):
+    """``y + a x`` with a 0-d ``a`` (a kernel entry): the gradients in y, a and x."""
+    y, x, weights = M, M[::-1] * 2.0, RNG.normal(size=M.shape).astype(np.float32)
+
+    def f(y_, a_, x_):
+        return d2l.reduce_sum(d2l.multiply_add(y_, a_[1, 2], x_) * backend.from_numpy(weights))
+
+    _, (gy, ga, gx) = d2l.value_and_grad(f, argnums=(0, 1, 2))(
+        backend.from_numpy(y), backend.from_numpy(P), backend.from_numpy(x))
+    np.testing.assert_allclose(d2l.numpy(gy), weights, rtol=1e-6)
+    want_ga = np.zeros_like(P)
+    want_ga[1, 2] = np.sum(weights * x)
+    np.testing.assert_allclose(d2l.numpy(ga), want_ga, rtol=1e-5)
+    np.testing.assert_allclose(d2l.numpy(gx), weights * P[1, 2], rtol=1e-6)
+
+
 def test_numpy_fancy_index_gradient_keeps_repeated_indices():
     """The numpy backend's fast slice gradient must leave fancy indexing (with repeats) exact."""
     from d2lconv.backend import use_backend

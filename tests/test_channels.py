@@ -86,6 +86,34 @@ def test_values_and_gradients_match_the_frameworks_own(backend, padding, stride)
     np.testing.assert_allclose(d2l.numpy(gk1), d2l.numpy(gk2), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("images_per_chunk", [1, 2])
+def test_a_batch_split_into_chunks_agrees(backend, monkeypatch, images_per_chunk):
+    """Batches whose columns pass COLUMN_CHUNK_BYTES go through im2col a few images at a time
+    (here 5 images in chunks of 1 or 2, the last one short): same values and gradients."""
+    from d2lconv.cnn import channels
+
+    rng = np.random.default_rng(11)
+    image = rng.normal(size=(5, 2, 7, 6 + images_per_chunk)).astype(np.float32)
+    kernel = rng.normal(size=(3, 2, 2, 3)).astype(np.float32)
+    out_h, out_w = d2l.conv_output_shape(image.shape[-2:], (2, 3), (1, 1), (2, 1))
+    column_bytes = 2 * 2 * 3 * out_h * out_w * 4
+    monkeypatch.setattr(channels, "COLUMN_CHUNK_BYTES", images_per_chunk * column_bytes + 3)
+    weights = rng.normal(size=(5, 3, out_h, out_w)).astype(np.float32)
+    X, K = backend.from_numpy(image), backend.from_numpy(kernel)
+
+    def loss(x, k):
+        return d2l.reduce_sum(d2l.corr2d_multi_in_out(x, k, 1, (2, 1)) * backend.from_numpy(weights))
+
+    got = d2l.numpy(d2l.corr2d_multi_in_out(X, K, 1, (2, 1)))
+    np.testing.assert_allclose(got, ref.corr(image, kernel, (1, 1), (2, 1)), rtol=1e-4, atol=1e-4)
+    _, (gx, gk) = d2l.value_and_grad(loss, argnums=(0, 1))(X, K)
+    _, (wx, wk) = d2l.value_and_grad(
+        lambda x, k: d2l.reduce_sum(backend.native_conv2d(x, k, (1, 1), (2, 1)) * backend.from_numpy(weights)),
+        argnums=(0, 1))(X, K)
+    np.testing.assert_allclose(d2l.numpy(gx), d2l.numpy(wx), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(d2l.numpy(gk), d2l.numpy(wk), rtol=1e-4, atol=1e-4)
+
+
 def test_large_input_takes_the_compiled_path_and_agrees(backend):
     rng = np.random.default_rng(2)
     image = rng.normal(size=(3, 130, 140)).astype(np.float32)

@@ -19,12 +19,40 @@ _common.bind_aliases(globals(), torch, (*_common.UNARY_MATH, *_common.DTYPE_NAME
                                         "reshape", "swapaxes"), {"expand_dims": "unsqueeze"})
 
 
+class _Maximum(torch.autograd.Function):
+    """``torch.maximum`` with a backward pass of one ``sign`` instead of torch's five comparisons
+    and fills per input (max pooling's gradient: 11.1 -> 5.1 ms, see docs/benchmark.md). Same
+    gradient: the larger input gets it, ties split it in halves, infinite ties too."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(a, b):
+        return torch.maximum(a, b)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        with torch.no_grad():  # the share is piecewise constant: no gradient of its own
+            # 1 where a wins, 0 where b does, 1/2 at ties (torch's sign of NaN, from inf - inf, is 0)
+            share = torch.sign(a - b).add_(1.0).mul_(0.5)
+        grad_a = grad * share
+        return (grad_a.sum_to_size(a.shape) if ctx.needs_input_grad[0] else None,
+                (grad - grad_a).sum_to_size(b.shape) if ctx.needs_input_grad[1] else None)
+
+
 def maximum(a, b, /):
     """``torch.maximum`` takes tensors only; a Python number on either side broadcasts, as in numpy."""
     if not isinstance(b, torch.Tensor):
         b = torch.as_tensor(b)  # a 0-d tensor: promotes like a Python number
     elif not isinstance(a, torch.Tensor):
         a = torch.as_tensor(a)
+    if (a.requires_grad or b.requires_grad) and torch.is_grad_enabled():
+        return _Maximum.apply(a, b)
     return torch.maximum(a, b)
 
 _TO_TORCH = {_np.dtype(_np.float32): torch.float32, _np.dtype(_np.float64): torch.float64,

@@ -86,7 +86,7 @@ sinh(x, /)  numpy.sinh
 cosh(x, /)  numpy.cosh
 sigmoid(x, /)  1 / (1 + exp(-x))
 sqrt(x, /)  numpy.sqrt
-maximum(a, b, /)  numpy.maximum, elementwise, with broadcasting
+maximum(a, b, /)  numpy.maximum, elementwise, with broadcasting; the larger input gets the gradient, a tie (infinite too) splits it into finite shares
 astype(x, dtype, /)  x converted to dtype (a d2l dtype or a numpy dtype)
 size(x, /)  the number of elements, as a Python int
 shape(x, /)  the shape, as a tuple of Python ints

@@ -111,8 +111,8 @@ value_and_grad = _common.make_value_and_grad(_differentiate, _common.shape, mnp.
 def multiply_add(y, a, x, /):
     """``y + a * x``. With a 0-d ``a`` (a kernel entry in shift-and-add) the product is an outer
     ``tensordot``: its gradient in ``a`` is one BLAS dot, where ``a * x`` broadcasts and MXNet's
-    reduction back to 0-d is slow (corr2d's gradient at 1024x1024, 3x3: 1.6x faster; the
-    forward pass is 0.7-0.8x of ``a * x`` from 256x256 up; see docs/benchmark.md)."""
+    reduction back to 0-d is slow (corr2d's gradient at 1024x1024, 3x3: 1.6x faster; its forward
+    pass is as fast at 256x256 and faster from 512x512 up; see docs/benchmark.md)."""
     if isinstance(a, mnp.ndarray) and isinstance(x, mnp.ndarray) and a.ndim == 0 and a.dtype == x.dtype:
         return y + mnp.tensordot(x, a, axes=0)
     return y + a * x

@@ -6,7 +6,7 @@ kernel is ``(out_channels, in_channels, k_h, k_w)``. Every multi-channel functio
 one computation: the backend's ``im2col`` lays the input's windows out as columns (the
 columns of "cross-correlation as a matrix product", the chapter's exercise) and one matrix
 product with the kernel, reshaped to ``(out_channels, in_channels * k_h * k_w)``, sums over
-input channels and kernel positions at once.
+input channels and kernel positions at once (a large batch goes a few images at a time).
 """
 
 from __future__ import annotations

@@ -51,7 +51,8 @@ def test_lab_opens_the_chapter_as_a_notebook_on_the_chosen_backend(tmp_path):
                              "--no-browser", f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
                              f"--IdentityProvider.token={token}",
                              *(["--allow-root"] if os.geteuid() == 0 else [])],  # CI containers run as root
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            start_new_session=True)  # its own process group, as in a terminal
     try:
         deadline = time.time() + 120
         while True:
@@ -84,11 +85,13 @@ def test_lab_opens_the_chapter_as_a_notebook_on_the_chosen_backend(tmp_path):
             client.stop_channels()
         assert "".join(lines).strip() == backend_name
     finally:
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole group: d2lconv and JupyterLab
         try:
             proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)  # never leave a server or kernel behind
+            proc.communicate()
+            raise
     assert sorted(p.name for p in workdir.iterdir()) == ["padding-and-strides.ipynb"]
 
 

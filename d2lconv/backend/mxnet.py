@@ -115,7 +115,7 @@ def multiply_add(y, a, x, /):
     pass is as fast at 256x256 and faster from 512x512 up; see docs/benchmark.md)."""
     if isinstance(a, mnp.ndarray) and isinstance(x, mnp.ndarray) and a.ndim == 0 and a.dtype == x.dtype:
         return y + mnp.tensordot(x, a, axes=0)
-    return y + a * x
+    return _common.multiply_add(y, a, x)
 
 
 def native_corr2d(X, K, /):

@@ -9,39 +9,37 @@ the same names pinned to one backend, as d2l's own ``from d2l import torch as d2
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
-from . import plot
 from .backend import (
     BACKENDS,
     PUBLIC_NAMES,
-    available_backends,
     bind_default,
     contexts_open,
     env_backend_name,
-    get_backend,
     ops,
     register_binder,
-    set_backend,
-    use_backend,
 )
-from .cnn import kernels
-from .cnn.channels import corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
-from .cnn.conv import convolve2d, corr2d, corr2d_loop, corr2d_matrix
-from .cnn.geometry import conv_output_shape, pad
-from .cnn.layers import AvgPool2D, Conv2D, MaxPool2D
-from .cnn.module import Module
-from .cnn.pooling import pool2d
-from .cnn.receptive import receptive_field
-from .cnn.train import learn_kernel
-from .results import record, rounded
+from .registry import PUBLIC
 
 __version__ = "0.1.0"
 
 env_backend_name()  # fail at import on a bad D2LCONV_BACKEND (checks the name, imports nothing)
 
-#: d2l's alias for a layer's base class; ours is framework-free (``forward``, ``parameters``).
-nn_Module = Module
+#: Where shared content lives: every module of these packages (and these modules) is imported,
+#: and registers its public names where it defines them (``registry.public``). Everything below
+#: is derived from that registry, so a new shared name needs no line here.
+_CONTENT = ("base", "cnn", "plot", "results")
+for _part in _CONTENT:
+    _package = importlib.import_module(f"{__name__}.{_part}")
+    for _info in pkgutil.iter_modules(getattr(_package, "__path__", ())):
+        importlib.import_module(f"{_package.__name__}.{_info.name}")
+_clash = sorted(set(PUBLIC) & (PUBLIC_NAMES | set(BACKENDS)))
+if _clash:
+    raise RuntimeError(f"d2lconv: shared names {_clash} are also backend ops or backend names")
+globals().update(PUBLIC)
 
 #: Names that ``d2lconv.<name>`` resolves against the active backend on every access. A name
 #: that is both an op and a backend (``numpy``) is not among them: ``d2lconv.numpy`` is the
@@ -49,16 +47,7 @@ nn_Module = Module
 OP_NAMES: frozenset[str] = PUBLIC_NAMES - set(BACKENDS)
 
 #: Shared, backend-free names; a pinned namespace wraps each to run on its backend.
-_SHARED = {
-    "AvgPool2D": AvgPool2D, "Conv2D": Conv2D, "MaxPool2D": MaxPool2D, "Module": Module,
-    "nn_Module": Module, "conv_output_shape": conv_output_shape, "convolve2d": convolve2d,
-    "corr2d": corr2d, "corr2d_loop": corr2d_loop, "corr2d_matrix": corr2d_matrix,
-    "corr2d_multi_in": corr2d_multi_in, "corr2d_multi_in_out": corr2d_multi_in_out,
-    "corr2d_multi_in_out_1x1": corr2d_multi_in_out_1x1, "learn_kernel": learn_kernel, "pad": pad,
-    "pool2d": pool2d, "receptive_field": receptive_field, "record": record, "rounded": rounded, "kernels": kernels,
-    "plot": plot, "available_backends": available_backends, "set_backend": set_backend,
-    "use_backend": use_backend,
-}
+_SHARED: dict[str, Any] = dict(PUBLIC)
 _NAMESPACES: dict[str, Any] = {}
 
 
@@ -101,9 +90,4 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | OP_NAMES | set(BACKENDS))
 
 
-__all__ = [
-    "AvgPool2D", "Conv2D", "MaxPool2D", "Module", "available_backends", "conv_output_shape",
-    "convolve2d", "corr2d", "corr2d_loop", "corr2d_matrix", "corr2d_multi_in",
-    "corr2d_multi_in_out", "corr2d_multi_in_out_1x1", "get_backend", "kernels", "learn_kernel",
-    "nn_Module", "pad", "plot", "pool2d", "receptive_field", "record", "rounded", "set_backend", "use_backend",
-]
+__all__ = sorted(PUBLIC)

@@ -7,7 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from .registry import public_module
 from .results import to_host
+
+public_module(__name__)
 
 
 def show_heatmaps(matrices: Sequence[Any], titles: Sequence[str], cmap: str | Sequence[str] = "gray",

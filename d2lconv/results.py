@@ -15,6 +15,7 @@ import numpy as np
 
 from .atomic import write_json_atomic
 from .backend import ops
+from .registry import public
 
 RESULTS_ENV = "D2LCONV_RESULTS_FILE"
 _RECORDED: dict[str, Any] = {}
@@ -26,6 +27,7 @@ def to_host(value: Any) -> np.ndarray:
     return np.asarray(B.numpy(value) if B.is_tensor(value) else value, dtype=np.float64)
 
 
+@public
 def record(name: str, value: Any) -> None:
     """Remember ``value`` under ``name`` for the cross-backend agreement check.
 
@@ -38,6 +40,7 @@ def record(name: str, value: Any) -> None:
         write_json_atomic(Path(target), _RECORDED)
 
 
+@public
 def rounded(value: Any, digits: int = 4) -> Any:
     """A tensor, array or number as (nested lists of) Python floats rounded to ``digits`` decimals.
 

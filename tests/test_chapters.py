@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from d2lconv.agreement import compare
 from d2lconv.cli import main
-from d2lconv.runner.agreement import compare
 from d2lconv.runner.chapters import ChapterError, resolve_chapter, run_chapter
 from d2lconv.runner.matrix import Matrix, format_table
 from d2lconv.testing import load_or_skip

@@ -73,7 +73,7 @@ def test_the_same_build_twice_is_refused(tmp_path, capsys):
 
 
 def test_infinities_and_nans_compare_only_with_themselves():
-    from d2lconv.runner.agreement import compare
+    from d2lconv.agreement import compare
 
     def rec(*values):
         return {"y": {"shape": [len(values)], "values": list(values)}}

@@ -209,7 +209,7 @@ def test_bad_mode(backend):
 @pytest.mark.parametrize("size, k", [(128, 3), (300, 7), (257, 2)])
 def test_large_images_take_the_compiled_path_and_agree(backend, size, k):
     """Images past COMPILE_MIN_PIXELS go through the backend's compile primitive."""
-    from d2lconv.cnn.conv import COMPILE_MIN_PIXELS
+    from d2lconv.base.compiled import COMPILE_MIN_PIXELS
     assert size * size >= COMPILE_MIN_PIXELS
     image, kernel = _pair((size, size, k, k), size)
     X, K = backend.from_numpy(image), backend.from_numpy(kernel)

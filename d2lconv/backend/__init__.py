@@ -29,7 +29,9 @@ from types import ModuleType
 from typing import Any
 
 from ..install import pip_install
+from ..registry import public
 from ._api import BY_NAME, CONTRACT, PUBLIC_NAMES
+from ._common import host_random
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,7 @@ def ops() -> Any:
     return namespace if namespace is not None else _default_namespace()
 
 
+@public
 def get_backend() -> str:
     """The canonical name of the backend in force in this context."""
     return ops().NAME
@@ -268,6 +271,7 @@ def bind_default() -> Any:
     return namespace
 
 
+@public
 def set_backend(name: str) -> None:
     """Set the process-wide default backend (``use_backend`` blocks still take precedence)."""
     global _DEFAULT
@@ -298,6 +302,7 @@ def _scoped(namespace: Any) -> Iterator[Any]:
                     binder(_DEFAULT)
 
 
+@public
 def use_backend(name: str) -> contextlib.AbstractContextManager[ModuleType]:
     """Run a block on backend ``name`` in this context only; on exit restore exactly what was there."""
     return _scoped(load(name))
@@ -342,6 +347,7 @@ def _noise_patterns() -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p) for framework in FRAMEWORKS.values() for p in framework.log_noise)
 
 
+@public
 def available_backends() -> list[str]:
     """The backends whose framework is installed, found without importing any framework."""
     found = []
@@ -366,7 +372,8 @@ def framework_version(name: str) -> str | None:
 __all__ = [
     "ALIASES", "BACKENDS", "BY_NAME", "CONTRACT", "ENV_VAR", "FRAMEWORKS", "PUBLIC_NAMES", "REFERENCE_BACKEND",
     "BackendImportError", "BackendNotInstalledError", "available_backends", "canonical_name",
-    "display_name", "env_backend_name", "framework_version", "get_backend", "install_hint", "is_log_noise",
+    "display_name", "env_backend_name", "framework_version", "get_backend", "host_random", "install_hint",
+    "is_log_noise",
     "load", "load_order", "ops",
     "pinned",
     "set_backend", "use_backend",

@@ -49,6 +49,13 @@ def seed(value: int) -> None:
         _RNG = np.random.default_rng(value)
 
 
+def host_random(draw: Callable[[np.random.Generator], Any]) -> Any:
+    """``draw(generator)`` with d2lconv's seeded numpy generator, under its lock: for host values
+    that need one of numpy's distributions (initialisers), the same on every backend."""
+    with _RNG_LOCK:
+        return draw(_RNG)
+
+
 def get_seed() -> int:
     """A fresh int in [0, 10**6) from d2lconv's generator (d2l's JAX tab calls it for keys)."""
     with _RNG_LOCK:

@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 
 from ..backend import ops
-from .conv import run_compiled
-from .geometry import Pair, as_float, check_pair, check_tensor, output_size, pad_constant
+from ..base.checks import Pair, as_float, check_pair, check_tensor
+from ..base.compiled import run_compiled
+from ..registry import public
+from .geometry import output_size, pad_constant
 
 #: The batch goes through ``im2col`` and the matrix product in chunks of whole images whose
 #: columns take at most this many bytes. Larger blocks come fresh from the operating system on
@@ -79,6 +81,7 @@ def _multi(caller: str, X: Any, K: Any, padding: Pair, stride: Pair, k_rank: int
     return Y
 
 
+@public
 def corr2d_multi_in(X: Any, K: Any, padding: Pair = 0, stride: Pair = 1) -> Any:
     """Cross-correlate each input channel with its own kernel slice and add the results.
 
@@ -88,6 +91,7 @@ def corr2d_multi_in(X: Any, K: Any, padding: Pair = 0, stride: Pair = 1) -> Any:
     return _multi("corr2d_multi_in", X, K, padding, stride, k_rank=3)
 
 
+@public
 def corr2d_multi_in_out(X: Any, K: Any, padding: Pair = 0, stride: Pair = 1) -> Any:
     """One ``corr2d_multi_in`` per output channel, stacked along the channel axis.
 
@@ -97,6 +101,7 @@ def corr2d_multi_in_out(X: Any, K: Any, padding: Pair = 0, stride: Pair = 1) -> 
     return _multi("corr2d_multi_in_out", X, K, padding, stride, k_rank=4)
 
 
+@public
 def corr2d_multi_in_out_1x1(X: Any, K: Any) -> Any:
     """A 1x1 convolution written as what it is: a matrix product over the channel axis.
 

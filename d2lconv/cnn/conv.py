@@ -6,22 +6,16 @@ active backend's op namespace (``d2lconv.backend.ops()``).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ..backend import ops
-from .geometry import (
-    Pair,
-    as_float,
-    check_pair,
-    check_tensor,
-    output_size,
-    pad_constant,
-    strided_window,
-)
+from ..base.checks import Pair, as_float, check_pair, check_tensor
+from ..base.compiled import run_compiled
+from ..registry import public
+from .geometry import output_size, pad_constant, strided_window
 
 
 def check_matrix(B: Any, x: Any, what: str, caller: str) -> tuple[int, int]:
@@ -57,28 +51,6 @@ def shift_and_add(X: Any, K: Any, stride: tuple[int, int] = (1, 1)) -> Any:
     return Y
 
 
-#: Images with at least this many pixels go through the backend's ``compile`` (XLA on
-#: TensorFlow: one fused pass instead of 3 per kernel element). Smaller ones run eagerly, since
-#: compiling costs ~40-150 ms per new shape (measured with tools/benchmark.py).
-COMPILE_MIN_PIXELS = 128 * 128
-_COMPILED: dict[tuple[Any, ...], Any] = {}
-
-
-def run_compiled(B: Any, fn: Any, pixels: int, args: tuple[Any, ...], **static: Any) -> Any:
-    """``fn(*args, **static)``, through the backend's compiler when ``pixels`` is large.
-
-    ``static`` holds Python values (strides, modes) baked into the compiled function, one
-    compiled function per backend, function and static values.
-    """
-    if pixels < COMPILE_MIN_PIXELS:
-        return fn(*args, **static)
-    key = (id(B), fn, tuple(sorted(static.items())))
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        compiled = _COMPILED.setdefault(key, B.compile(functools.partial(fn, **static)))
-    return compiled(*args)
-
-
 def _correlate(caller: str, X: Any, K: Any, padding: Pair, stride: Pair, flip: bool) -> Any:
     B, X, K = prepare(X, K, caller)
     padding = check_pair(padding, "padding", caller, 0)
@@ -89,6 +61,7 @@ def _correlate(caller: str, X: Any, K: Any, padding: Pair, stride: Pair, flip: b
     return run_compiled(B, shift_and_add, n_h * n_w, (X, B.flip(K) if flip else K), stride=stride)
 
 
+@public
 def corr2d(X: Any, K: Any, padding: Pair = 0, stride: Pair = 1) -> Any:
     """2-D cross-correlation of image ``X`` with kernel ``K``; differentiable in both.
 
@@ -99,11 +72,13 @@ def corr2d(X: Any, K: Any, padding: Pair = 0, stride: Pair = 1) -> Any:
     return _correlate("corr2d", X, K, padding, stride, flip=False)
 
 
+@public
 def convolve2d(X: Any, K: Any, padding: Pair = 0, stride: Pair = 1) -> Any:
     """Strict 2-D convolution: cross-correlation with the kernel flipped in both directions."""
     return _correlate("convolve2d", X, K, padding, stride, flip=True)
 
 
+@public
 def corr2d_loop(X: Any, K: Any) -> Any:
     """The textbook double loop over output pixels: slow, readable, the reference for ``corr2d``.
 
@@ -123,6 +98,7 @@ def corr2d_loop(X: Any, K: Any) -> Any:
 MATRIX_MAX_ENTRIES = 10**8
 
 
+@public
 def corr2d_matrix(K: Any, image_shape: Sequence[int]) -> Any:
     """The matrix ``W`` with ``W @ vec(X) == vec(corr2d(X, K))`` for images of ``image_shape``.
 

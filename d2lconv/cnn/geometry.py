@@ -9,40 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-import numpy as np
-
 from ..backend import ops
+from ..base.checks import Pair, check_pair, check_tensor
+from ..registry import public
 
 PadMode = Literal["zeros", "reflect", "replicate", "circular"]
 PAD_MODES: tuple[str, ...] = ("zeros", "reflect", "replicate", "circular")
-Pair = int | tuple[int, int]
-
-
-def describe(x: Any) -> str:
-    """A short description of a value's type for error messages (``torch.Tensor``, ``list``)."""
-    kind = type(x)
-    module = kind.__module__.split(".")[0]
-    if module == "builtins":
-        return f"a Python {kind.__name__}"
-    return f"a {module} {kind.__name__}"
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def check_pair(value: Any, what: str, caller: str, minimum: int) -> tuple[int, int]:
-    """``3`` or ``(1, 2)`` as a pair of ints ``>= minimum``, else a ``ValueError`` naming ``what``."""
-    pair = (value, value) if _is_int(value) else value
-    try:
-        h, w = pair
-    except (TypeError, ValueError):
-        h = w = None
-    if not (_is_int(h) and _is_int(w) and h >= minimum and w >= minimum):
-        kind = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
-        raise ValueError(f"{caller}: {what} must be {kind} or a pair of them (height, width), "
-                         f"got {value!r}")
-    return int(h), int(w)
 
 
 def check_kernel_size(kernel_size: Any, caller: str = "Conv2D") -> tuple[int, int]:
@@ -63,6 +35,7 @@ def output_size(caller: str, image: Sequence[int], kernel: Sequence[int], paddin
     return tuple((n - k) // s + 1 for n, k, s in zip(padded, kernel, stride))  # type: ignore[return-value]
 
 
+@public
 def conv_output_shape(input_shape: Sequence[int], kernel_size: Pair, padding: Pair = 0,
                       stride: Pair = 1) -> tuple[int, int]:
     """The (height, width) a convolution or pooling window produces on ``input_shape``.
@@ -80,37 +53,6 @@ def conv_output_shape(input_shape: Sequence[int], kernel_size: Pair, padding: Pa
     kernel = check_kernel_size(kernel_size, caller)
     return output_size(caller, image, kernel, check_pair(padding, "padding", caller, 0),
                        check_pair(stride, "stride", caller, 1), "the kernel", "the input")
-
-
-def check_tensor(B: Any, x: Any, what: str, caller: str, ranks: Sequence[int]) -> tuple[int, ...]:
-    """Check that ``x`` is a non-empty tensor of the active backend with an allowed rank."""
-    if not B.is_tensor(x):
-        hint = ("make one with d2l.tensor(...)" if isinstance(x, (list, tuple, int, float))
-                else "it belongs to another framework: convert it with d2l.tensor(...), or select "
-                     "that framework's backend with D2LCONV_BACKEND / d2l.use_backend(...)")
-        raise TypeError(f"{caller}: {what} must be a {B.NAME} tensor (the active d2lconv backend "
-                        f"is {B.NAME!r}), got {describe(x)}; {hint}")
-    shape = B.shape(x)
-    if len(shape) not in ranks:
-        layouts = {2: "(height, width)", 3: "(channels, height, width)",
-                   4: "(batch, channels, height, width)"}
-        allowed = " or ".join(f"{r}-D {layouts.get(r, '')}".strip() for r in ranks)
-        raise ValueError(f"{caller}: {what} must be {allowed}, got a {len(shape)}-D tensor of "
-                         f"shape {shape}; reshape it, e.g. d2l.reshape(x, ...)")
-    if 0 in shape:
-        raise ValueError(f"{caller}: {what} has an empty dimension (shape {shape}); every "
-                         f"dimension must be at least 1")
-    return shape
-
-
-def as_float(B: Any, x: Any, other: Any = None) -> Any:
-    """Integer tensors become float32; float32 meets float64 as float64 (numpy's promotion)."""
-    if not B.is_floating(x):
-        x = B.astype(x, B.float32)
-    if other is not None and B.is_floating(other) and B.dtype_name(other) == "float64" \
-            and B.dtype_name(x) != "float64":
-        x = B.astype(x, B.float64)
-    return x
 
 
 def strided_window(X: Any, a: int, b: int, out: Sequence[int], stride: Sequence[int]) -> Any:
@@ -138,6 +80,7 @@ def _edges(B: Any, X: Any, p: int, axis: int, mode: str) -> tuple[Any, Any]:
     return take(n - p, n), take(0, p)  # circular: 2 3 | 0 1 2 3 | 0 1
 
 
+@public
 def pad(X: Any, padding: Pair, mode: PadMode = "zeros") -> Any:
     """``X`` padded on both sides of its last two axes (height, width); differentiable.
 

@@ -10,6 +10,9 @@ from math import comb
 import numpy as np
 
 from ..backend import ops
+from ..registry import public_module
+
+public_module(__name__)
 
 
 def _tensor(values: np.ndarray):

@@ -1,21 +1,23 @@
 """Layers built on the shared functions: ``Conv2D``, ``MaxPool2D``, ``AvgPool2D``.
 
-They start from the same numbers on every backend (weights drawn from
-``numpy.random.default_rng(seed)``), so a chapter's results can be compared across frameworks.
+They start from the same numbers on every backend (weights drawn on the host from d2lconv's
+seeded generator, ``d2l.seed``), so a chapter's results can be compared across frameworks.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import numpy as np
 
 from ..backend import ops
+from ..base import init
+from ..base.checks import Pair, check_pair
+from ..base.module import Module
+from ..registry import public
 from .channels import corr2d_multi_in_out
 from .conv import convolve2d, corr2d
-from .geometry import PAD_MODES, PadMode, Pair, check_kernel_size, check_pair, pad
-from .module import Module
+from .geometry import PAD_MODES, PadMode, check_kernel_size, pad
 from .pooling import check_pool_args, pool2d
 
 Mode = Literal["correlate", "convolve"]
@@ -38,6 +40,7 @@ def _check_channels(in_channels: Any, out_channels: Any) -> tuple[int, int] | No
     return int(in_channels), int(out_channels)
 
 
+@public
 class Conv2D(Module):
     """A 2-D convolutional layer: cross-correlation with ``weight`` plus ``bias``.
 
@@ -46,10 +49,11 @@ class Conv2D(Module):
     ``out_channels``: input ``(c_i, h, w)`` or ``(batch, c_i, h, w)``, weight
     ``(c_o, c_i, k_h, k_w)`` uniform in +-1/sqrt(c_i k_h k_w) (PyTorch's default range), bias
     ``(c_o,)``. ``padding`` and ``stride`` as in ``corr2d``; ``padding_mode`` as in ``pad``;
-    ``mode="convolve"`` flips the kernel (strict convolution).
+    ``mode="convolve"`` flips the kernel (strict convolution). The weight comes from d2lconv's
+    seeded generator (``d2l.seed``), or from a private one when ``seed`` is given.
     """
 
-    def __init__(self, kernel_size: Pair, bias: bool = True, seed: int = 0,
+    def __init__(self, kernel_size: Pair, bias: bool = True, seed: int | None = None,
                  mode: Mode = "correlate", padding: Pair = 0, stride: Pair = 1,
                  in_channels: int | None = None, out_channels: int | None = None,
                  padding_mode: PadMode = "zeros") -> None:
@@ -61,16 +65,15 @@ class Conv2D(Module):
             raise ValueError(f"Conv2D: padding_mode must be one of {PAD_MODES}, got {padding_mode!r}")
         self.padding_mode = padding_mode
         self.channels = _check_channels(in_channels, out_channels)
+        if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)):
+            raise ValueError(f"Conv2D: seed must be an int or None (d2lconv's generator), got {seed!r}")
         B = ops()
-        rng = np.random.default_rng(seed)
         if self.channels is None:
-            self.weight = B.from_numpy(rng.random(self.kernel_size, dtype=np.float32))
+            self.weight = init.uniform(self.kernel_size, seed=seed)
             self.bias = B.zeros((1,)) if bias else None
         else:
             c_i, c_o = self.channels
-            bound = 1 / math.sqrt(c_i * self.kernel_size[0] * self.kernel_size[1])
-            init = rng.uniform(-bound, bound, (c_o, c_i, *self.kernel_size)).astype(np.float32)
-            self.weight = B.from_numpy(init)
+            self.weight = init.fan_in_uniform((c_o, c_i, *self.kernel_size), seed=seed)
             self.bias = B.zeros((c_o,)) if bias else None
 
     def forward(self, X: Any, weight: Any = None, bias: Any = None) -> Any:
@@ -122,12 +125,14 @@ class _Pool2D(Module):
                 f"padding={self.padding})")
 
 
+@public
 class MaxPool2D(_Pool2D):
     """Max pooling layer: the largest value of each window; stride defaults to the window."""
 
     mode = "max"
 
 
+@public
 class AvgPool2D(_Pool2D):
     """Average pooling layer: each window's mean (padding counts as zeros); stride defaults to the window."""
 

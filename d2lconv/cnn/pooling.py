@@ -11,17 +11,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from ..backend import ops
-from .conv import run_compiled
-from .geometry import (
-    Pair,
-    as_float,
-    check_kernel_size,
-    check_pair,
-    check_tensor,
-    output_size,
-    pad_constant,
-    strided_window,
-)
+from ..base.checks import Pair, as_float, check_pair, check_tensor
+from ..base.compiled import run_compiled
+from ..registry import public
+from .geometry import check_kernel_size, output_size, pad_constant, strided_window
 
 PoolMode = Literal["max", "avg"]
 POOL_MODES: tuple[str, ...] = ("max", "avg")
@@ -63,6 +56,7 @@ def check_pool_args(caller: str, pool_size: Any, padding: Any, stride: Any,
     return window, padding, stride
 
 
+@public
 def pool2d(X: Any, pool_size: Pair, mode: PoolMode = "max", padding: Pair = 0,
            stride: Pair = 1) -> Any:
     """Max or average over every ``pool_size`` window of the last two axes of ``X``.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..registry import public
+
 
 def _pairs(values: Sequence[int | tuple[int, int]], what: str) -> list[tuple[int, int]]:
     pairs = []
@@ -17,6 +19,7 @@ def _pairs(values: Sequence[int | tuple[int, int]], what: str) -> list[tuple[int
     return pairs
 
 
+@public
 def receptive_field(kernel_sizes: Sequence[int | tuple[int, int]],
                     strides: Sequence[int | tuple[int, int]] | None = None,
                     index: tuple[int, int] = (0, 0)) -> tuple[range, range]:

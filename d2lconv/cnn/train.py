@@ -8,8 +8,10 @@ from typing import Any
 import numpy as np
 
 from ..backend import ops
+from ..base.checks import as_float
+from ..registry import public
 from .conv import check_matrix
-from .geometry import as_float, check_kernel_size
+from .geometry import check_kernel_size
 from .layers import Conv2D, Mode
 
 
@@ -21,6 +23,7 @@ def _check_positive(name: str, value: Any, integer: bool = False) -> None:
         raise ValueError(f"learn_kernel: {name} must be {kind}, got {value!r}")
 
 
+@public
 def learn_kernel(X: Any, Y: Any, kernel_size: int | tuple[int, int], lr: float = 3e-2,
                  epochs: int = 10, seed: int = 0, mode: Mode = "correlate") -> tuple[Any, list[float]]:
     """Learn the kernel of a bias-free ``Conv2D`` that maps ``X`` to ``Y``.

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..agreement import ATOL, RTOL, Disagreement, check_agreement
 from ..atomic import write_json_atomic
 from ..backend import BACKENDS
-from .agreement import ATOL, RTOL, Disagreement, check_agreement
 from .agreement import format_table as _format_runs
 from .environment import describe
 

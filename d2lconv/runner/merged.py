@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..agreement import Disagreement, check_agreement, compared_runs
 from ..backend import BACKENDS
-from .agreement import Disagreement, check_agreement, compared_runs, format_table
+from .agreement import format_table
 from .environment import summary
 
 SUMMARY_FILE = "matrix.json"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..agreement import check_agreement, compared_runs
 from ..backend import BACKENDS, REFERENCE_BACKEND, display_name
-from ..runner.agreement import check_agreement, compared_runs
 
 
 def _badge(run: dict[str, Any] | None, chapter: str, bad: set[tuple[str, str]], alone: set[str],

@@ -7,8 +7,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..agreement import ATOL, RTOL, mismatch, worst
 from ..backend import REFERENCE_BACKEND, BackendNotInstalledError, load, use_backend
-from ..runner.agreement import ATOL, RTOL, mismatch, worst
 from . import selection
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..registry import public
 
+
+@public
 class Module:
     """A layer: calling it runs ``forward``; ``parameters()`` lists its tensors.
 
@@ -21,3 +24,5 @@ class Module:
     def parameters(self) -> list[Any]:
         """The layer's tensors that training updates (none by default)."""
         return []
+
+public(Module, "nn_Module")  # d2l's alias for a layer's base class

@@ -14,39 +14,116 @@ from __future__ import annotations
 
 import functools
 import inspect
-from types import ModuleType
+from collections.abc import Generator
+from types import GeneratorType, ModuleType
 from typing import Any, Callable
 
 from .backend import PUBLIC_NAMES, load, ops, pinned
 
 
+def _run_pinned(gen: Generator[Any, Any, Any], namespace: Any) -> Generator[Any, Any, Any]:
+    """Drive generator ``gen`` so that each step of its body runs on ``namespace``: a generator's
+    body runs at every ``next``, long after the call that made it has returned."""
+    method, arg = gen.send, None
+    while True:
+        with pinned(namespace):
+            try:
+                item = method(arg)
+            except StopIteration as stop:
+                return stop.value
+        try:
+            arg = yield item
+        except GeneratorExit:
+            with pinned(namespace):
+                gen.close()
+            raise
+        except BaseException as exc:  # thrown in by the consumer: the generator's body sees it
+            method, arg = gen.throw, exc
+        else:
+            method = gen.send
+
+
 def _pin_function(fn: Callable[..., Any], namespace: Any) -> Callable[..., Any]:
+    """``fn`` running on ``namespace``; a generator it returns runs there too, step by step."""
+
     @functools.wraps(fn)
     def on_backend(*args: Any, **kwargs: Any) -> Any:
         with pinned(namespace):
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+        return _run_pinned(result, namespace) if isinstance(result, GeneratorType) else result
 
+    on_backend.__d2lconv_pinned__ = True  # type: ignore[attr-defined]
     return on_backend
+
+
+#: Members a pinned class leaves alone: object creation and attribute machinery (called by
+#: Python itself, often and early) and pickling.
+_UNPINNED = frozenset({"__new__", "__init_subclass__", "__class_getitem__", "__subclasshook__",
+                       "__getattribute__", "__getattr__", "__setattr__", "__delattr__", "__del__",
+                       "__set_name__", "__reduce__", "__reduce_ex__", "__getstate__", "__setstate__",
+                       "__copy__", "__deepcopy__"})
+
+
+def _pin_member(name: str, member: Any, namespace: Any) -> Any:
+    """A class member that runs on ``namespace``: methods (generators too), static and class
+    methods, properties and cached properties; anything else unchanged."""
+    if name in _UNPINNED:
+        return member
+    if inspect.isfunction(member):
+        return member if getattr(member, "__d2lconv_pinned__", False) else _pin_function(member, namespace)
+    if isinstance(member, staticmethod):
+        return staticmethod(_pin_function(member.__func__, namespace))
+    if isinstance(member, classmethod):
+        return classmethod(_pin_function(member.__func__, namespace))
+    if isinstance(member, property):
+        return property(*(None if f is None else _pin_function(f, namespace)
+                          for f in (member.fget, member.fset, member.fdel)), member.__doc__)
+    if isinstance(member, functools.cached_property):
+        pinned_property = functools.cached_property(_pin_function(member.func, namespace))
+        pinned_property.attrname = member.attrname
+        return pinned_property
+    return member
 
 
 _PINNED_CLASSES: dict[tuple[type, int], type] = {}
 
 
 def _pin_class(cls: type, namespace: Any) -> type:
-    """A subclass of ``cls`` whose own methods (``__init__``, ``__call__``, ...) run on ``namespace``.
+    """A subclass of ``cls`` whose every member (methods, generator methods, ``__iter__`` and the
+    other special methods, properties) runs on ``namespace``.
 
     Its bases' pinned versions are among its bases too, so ``isinstance(layer, d2l.nn_Module)``
-    holds for a layer made from the same pinned namespace.
+    holds for a layer made from the same pinned namespace, and inherited members are pinned.
+    A class a user derives from it (``class Net(d2l.Module)``) is pinned the same way.
     """
     key = (cls, id(namespace))
     if key in _PINNED_CLASSES:
         return _PINNED_CLASSES[key]
-    methods = {name: _pin_function(member, namespace) for name, member in vars(cls).items()
-               if inspect.isfunction(member) and (not name.startswith("__") or name in ("__init__", "__call__"))}
-    methods.update(__module__=cls.__module__, __qualname__=cls.__qualname__, __doc__=cls.__doc__)
+    members = {name: _pin_member(name, member, namespace) for name, member in vars(cls).items()
+               if name not in ("__dict__", "__weakref__")}
+    members = {name: member for name, member in members.items() if member is not vars(cls)[name]}
+    members.update(__module__=cls.__module__, __qualname__=cls.__qualname__, __doc__=cls.__doc__,
+                   __d2lconv_pinned__=True)
     bases = (cls, *(_pin_class(b, namespace) for b in cls.__bases__ if b is not object))
-    pinned_cls = type(cls.__name__, bases, methods)
+    pinned_cls = type(cls.__name__, bases, members)
+    pinned_cls.__init_subclass__ = classmethod(_pin_subclass(pinned_cls, namespace))  # type: ignore[assignment]
     return _PINNED_CLASSES.setdefault(key, pinned_cls)
+
+
+def _pin_subclass(anchor: type, namespace: Any) -> Callable[..., None]:
+    """``__init_subclass__`` for a pinned class: pins the members of a class derived from it."""
+
+    def __init_subclass__(subclass: type, **kwargs: Any) -> None:
+        super(anchor, subclass).__init_subclass__(**kwargs)  # type: ignore[misc]
+        if vars(subclass).get("__d2lconv_pinned__"):
+            return  # pinned already (by the hook of another pinned base)
+        for name, member in list(vars(subclass).items()):
+            pinned_member = _pin_member(name, member, namespace)
+            if pinned_member is not member:
+                setattr(subclass, name, pinned_member)
+        subclass.__d2lconv_pinned__ = True  # type: ignore[attr-defined]
+
+    return __init_subclass__
 
 
 class _PinnedModule(ModuleType):

@@ -222,6 +222,67 @@ def test_value_and_grad_unused_argument_is_zero(backend):
     np.testing.assert_array_equal(d2l.numpy(ga), np.ones_like(M))
 
 
+def test_value_and_grad_over_a_pytree_with_aux(backend):
+    """Parameters as a nested dict / list / tuple of tensors (None an empty subtree): the gradient
+    has the same structure, every leaf against numpy; has_aux hands back detached extras."""
+    t = backend.from_numpy
+    X = RNG.normal(size=(3, 5)).astype(np.float32)
+    params = {"conv": [t(M), t(P)], "out": {"w": t(N), "b": None}, "scale": (t(np.array(2.0, np.float32)),)}
+
+    def loss(p, x):
+        h = d2l.matmul(p["conv"][0] * p["conv"][1], p["out"]["w"])
+        return d2l.reduce_sum(h * x) * p["scale"][0], {"h": h, "batch": [x]}
+
+    (value, aux), (grads, gx) = d2l.value_and_grad(loss, argnums=(0, 1), has_aux=True)(params, t(X))
+    H, XN = (M * P) @ N, X @ N.T
+    np.testing.assert_allclose(float(d2l.numpy(value)), 2.0 * np.sum(H * X), rtol=1e-5)
+    assert set(grads) == {"conv", "out", "scale"} and isinstance(grads["conv"], list)
+    assert isinstance(grads["scale"], tuple) and grads["out"]["b"] is None and set(grads["out"]) == {"w", "b"}
+    want = {"conv0": 2.0 * XN * P, "conv1": 2.0 * XN * M, "w": 2.0 * (M * P).T @ X, "scale": np.sum(H * X),
+            "x": 2.0 * H}
+    got = {"conv0": grads["conv"][0], "conv1": grads["conv"][1], "w": grads["out"]["w"], "scale": grads["scale"][0],
+           "x": gx}
+    for key, g in got.items():
+        assert backend.is_tensor(g), key
+        np.testing.assert_allclose(d2l.numpy(g), want[key], rtol=1e-4, atol=1e-5, err_msg=key)
+    assert d2l.shape(got["scale"]) == ()
+    assert backend.is_tensor(aux["h"]) and backend.is_tensor(aux["batch"][0])
+    np.testing.assert_allclose(d2l.numpy(aux["h"]), H, rtol=1e-5)
+    for extra in (aux["h"], aux["batch"][0]):  # detached: a plain tensor, not a traced value
+        assert type(extra) is type(t(H)) and not getattr(extra, "requires_grad", False)
+    _, g_again = d2l.value_and_grad(lambda h: d2l.reduce_sum(h * h))(aux["h"])
+    np.testing.assert_allclose(d2l.numpy(g_again), 2 * H, rtol=1e-5)
+
+
+def test_value_and_grad_of_one_pytree_argument(backend):
+    t = backend.from_numpy
+    value, grads = d2l.value_and_grad(lambda p: d2l.reduce_sum(p[0] * p[1]["v"]))([t(M), {"v": t(P)}])
+    assert isinstance(grads, list) and set(grads[1]) == {"v"}
+    np.testing.assert_allclose(d2l.numpy(grads[0]), P, rtol=1e-6)
+    np.testing.assert_allclose(d2l.numpy(grads[1]["v"]), M, rtol=1e-6)
+    value, grads = d2l.value_and_grad(lambda p, x: d2l.reduce_sum(x))({}, t(M))
+    assert grads == {} and float(d2l.numpy(value)) == pytest.approx(float(M.sum()), rel=1e-5)
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"w": 3.0}, r"argument 0\['w'\] is a Python float; only floating \w+ tensors can be differentiated"),
+    ([None, [1]], r"argument 0\[1\]\[0\] is a Python int"),
+    ({"i": "int"}, r"argument 0\['i'\] is an integer tensor"),
+], ids=["float-leaf", "int-leaf", "int-tensor"])
+def test_value_and_grad_names_a_leaf_it_cannot_differentiate(backend, params, match):
+    if params == {"i": "int"}:
+        params = {"i": backend.from_numpy(IDX)}
+    with pytest.raises(TypeError, match=match):
+        d2l.value_and_grad(lambda p: d2l.reduce_sum(d2l.ones((2,))))(params)
+
+
+def test_value_and_grad_has_aux_needs_a_pair(backend):
+    with pytest.raises(ValueError, match=r"has_aux=True\): the function must return a pair \(scalar, aux\)"):
+        d2l.value_and_grad(lambda x: d2l.reduce_sum(x), has_aux=True)(backend.from_numpy(M))
+    with pytest.raises(ValueError, match="names one argument twice"):
+        d2l.value_and_grad(lambda x: d2l.reduce_sum(x), argnums=(0, -1))(backend.from_numpy(M))
+
+
 def test_backend_conforms_to_the_contract(backend):
     """Every contract name exists, with a signature that accepts every call the contract allows."""
     assert conformance_problems(backend) == {}

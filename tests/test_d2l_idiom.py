@@ -127,3 +127,129 @@ def test_unknown_attribute_is_still_an_attribute_error():
         d2lconv.pandas  # noqa: B018
     with pytest.raises(ImportError):
         exec("from d2lconv import pandas")  # noqa: S102
+
+
+# --- a pinned class pins every kind of member ----------------------------------------------
+
+
+def _backend_here() -> str:
+    from d2lconv.backend import ops
+    return ops().NAME
+
+
+class _Loader:
+    """A shared-style class: each kind of member reports the backend its body runs on."""
+
+    def __init__(self, n: int = 2) -> None:
+        self.n, self.made_on = n, _backend_here()
+
+    def batches(self):  # a generator method: its body runs at each next(), after the call returned
+        for _ in range(self.n):
+            yield _backend_here()
+
+    def __iter__(self):
+        yield from self.batches()
+
+    def lazily(self):  # a plain method returning a generator expression
+        return (_backend_here() for _ in range(self.n))
+
+    @property
+    def backend(self) -> str:
+        return _backend_here()
+
+    @staticmethod
+    def static() -> str:
+        return _backend_here()
+
+    @classmethod
+    def build(cls) -> str:
+        return _backend_here()
+
+    def __len__(self) -> int:
+        return len(_backend_here())
+
+    def guarded(self):
+        """Records where an exception thrown in, and the clean-up on close, run."""
+        try:
+            yield _backend_here()
+        except KeyError:
+            self.caught_on = _backend_here()
+            yield "caught"
+        finally:
+            self.closed_on = _backend_here()
+
+
+@pytest.fixture
+def stand_in():
+    """A second backend stand-in (no framework needed): the pinned namespace is a plain object."""
+    from types import SimpleNamespace
+
+    from d2lconv.namespaces import _pin
+    namespace = SimpleNamespace(NAME="stand-in")
+    return _pin(_Loader, namespace)
+
+
+def test_pinned_generator_method_runs_on_the_pinned_backend(stand_in):
+    loader = stand_in()
+    assert loader.made_on == "stand-in"
+    assert list(loader.batches()) == ["stand-in", "stand-in"]
+    assert list(loader.lazily()) == ["stand-in", "stand-in"]
+    assert _backend_here() == "numpy"  # the default between steps is untouched
+
+
+def test_pinned_iter_runs_on_the_pinned_backend(stand_in):
+    assert list(stand_in(3)) == ["stand-in"] * 3
+    assert [b for b in stand_in(1)] == ["stand-in"]
+
+
+def test_pinned_property_and_other_members_run_on_the_pinned_backend(stand_in):
+    loader = stand_in()
+    assert loader.backend == "stand-in"
+    assert stand_in.static() == "stand-in" and stand_in.build() == "stand-in" and loader.static() == "stand-in"
+    assert len(loader) == len("stand-in")
+
+
+def test_pinned_generator_sees_throw_and_close_on_the_pinned_backend(stand_in):
+    loader = stand_in()
+    steps = loader.guarded()
+    assert next(steps) == "stand-in"
+    assert steps.throw(KeyError("x")) == "caught"
+    steps.close()
+    assert loader.caught_on == "stand-in" and loader.closed_on == "stand-in"
+    assert _backend_here() == "numpy"
+
+
+def test_a_class_derived_from_a_pinned_one_is_pinned(stand_in):
+    class Derived(stand_in):
+        def __iter__(self):
+            yield _backend_here()
+
+        @property
+        def twice(self):
+            return [_backend_here(), self.backend]
+
+    derived = Derived()
+    assert list(derived) == ["stand-in"] and derived.twice == ["stand-in", "stand-in"]
+    assert list(derived.batches()) == ["stand-in"] * 2 and isinstance(derived, _Loader)
+
+
+def test_a_loader_iterated_through_a_pinned_namespace_yields_its_tensors(pinned):
+    """``from d2lconv import jax as d2l``: batches made in a generator body are that backend's."""
+    from d2lconv.backend import ops
+    from d2lconv.namespaces import _pin
+
+    backend, _ = pinned
+
+    class Batches:
+        def __iter__(self):
+            for i in range(2):
+                yield ops().ones((2, 3)) * i
+
+        @property
+        def first(self):
+            return ops().zeros((1,))
+
+    loader = _pin(Batches, backend)()
+    batches = list(loader)
+    assert len(batches) == 2 and all(backend.is_tensor(b) for b in batches)
+    assert backend.is_tensor(loader.first)

@@ -60,10 +60,10 @@ ones(shape, dtype=None)  ones of an int or tuple shape; dtype None means float32
 zeros_like(x, /, dtype=None)  zeros of x's shape, of x's dtype unless dtype is given
 ones_like(x, /, dtype=None)  ones of x's shape, of x's dtype unless dtype is given
 arange(start, stop=None, step=1, dtype=None)  numpy.arange; all-int arguments give int64, otherwise float32
-linspace(start, stop, num=50, dtype=None)  num evenly spaced numbers from start to stop inclusive; float32 by default
+linspace(start, stop, num=50, dtype=None)  num evenly spaced numbers from start to stop inclusive, of a floating dtype: float32 by default
 eye(n, m=None, dtype=None)  the n x m identity (m defaults to n); float32 by default
-meshgrid(*xs, indexing='xy')  numpy.meshgrid: coordinate grids, 'xy' (cartesian) or 'ij' (matrix) indexing
-reshape(x, shape, /)  numpy.reshape; one dimension may be -1
+meshgrid(*xs, indexing='xy')  numpy.meshgrid of 1-D tensors of one dtype: coordinate grids, 'xy' (cartesian) or 'ij' (matrix) indexing
+reshape(x, shape, /)  numpy.reshape: shape a tuple or an int, one dimension may be -1
 transpose(x, /, axes=None)  numpy.transpose: no axes reverses all axes (any rank), else permutes by axes
 swapaxes(x, axis1, axis2, /)  numpy.swapaxes
 expand_dims(x, axis, /)  numpy.expand_dims: a new axis of length 1 at axis
@@ -71,28 +71,28 @@ stack(xs, /, axis=0)  numpy.stack: join a sequence of same-shape tensors along a
 concat(xs, /, axis=0)  numpy.concatenate: join a sequence of tensors along an existing axis
 flip(x, /, axis=None)  numpy.flip: reverse the order along axis (an int, a tuple, or all axes)
 repeat(x, repeats, /, axis=None)  numpy.repeat: repeat each element (not tiling); no axis flattens first
-reduce_sum(x, /, axis=None, keepdims=False)  numpy.sum
-reduce_mean(x, /, axis=None, keepdims=False)  numpy.mean
+reduce_sum(x, /, axis=None, keepdims=False)  numpy.sum (axis None, an int or a tuple, () for none); an int32 sum is int64
+reduce_mean(x, /, axis=None, keepdims=False)  numpy.mean (axis as for reduce_sum); the mean of an integer tensor is float64
 argmax(x, /, axis=None)  numpy.argmax, as int64; no axis means the index into the flattened tensor
-matmul(a, b, /)  numpy.matmul (batched over leading axes)
+matmul(a, b, /)  numpy.matmul of two tensors of one dtype: batched over leading axes (broadcasting), a 1-D operand a vector
 batch_matmul(a, b, /)  matmul of two 3-D tensors, batch by batch: (n, i, j) @ (n, j, k) -> (n, i, k)
 abs(x, /)  numpy.abs
-exp(x, /)  numpy.exp
-log(x, /)  numpy.log (natural)
-sin(x, /)  numpy.sin
-cos(x, /)  numpy.cos
-tanh(x, /)  numpy.tanh
-sinh(x, /)  numpy.sinh
-cosh(x, /)  numpy.cosh
-sigmoid(x, /)  1 / (1 + exp(-x))
-sqrt(x, /)  numpy.sqrt
-maximum(a, b, /)  numpy.maximum, elementwise, with broadcasting; the larger input gets the gradient, a tie (infinite too) splits it into finite shares
+exp(x, /)  numpy.exp; float64 for an integer tensor
+log(x, /)  numpy.log (natural); float64 for an integer tensor
+sin(x, /)  numpy.sin; float64 for an integer tensor
+cos(x, /)  numpy.cos; float64 for an integer tensor
+tanh(x, /)  numpy.tanh; float64 for an integer tensor
+sinh(x, /)  numpy.sinh; float64 for an integer tensor
+cosh(x, /)  numpy.cosh; float64 for an integer tensor
+sigmoid(x, /)  1 / (1 + exp(-x)); float64 for an integer tensor
+sqrt(x, /)  numpy.sqrt; float64 for an integer tensor
+maximum(a, b, /)  numpy.maximum, elementwise, with broadcasting, of two tensors of one dtype or a tensor and a Python number in its dtype (numpy 2's rule: an int, or a float beside a floating tensor); the larger input gets the gradient, a tie (infinite too) splits it into finite shares
 astype(x, dtype, /)  x converted to dtype (a d2l dtype or a numpy dtype)
 size(x, /)  the number of elements, as a Python int
 shape(x, /)  the shape, as a tuple of Python ints
 numpy(x, /)  the values as a host numpy array, detached from any gradient (outside a gradient trace)
 to(x, target, /)  x with dtype target (astype), or x itself for the device 'cpu' (or None)
-multiply_add(y, a, x, /)  y + a * x (a fused pass where the framework has one)
+multiply_add(y, a, x, /)  y + a * x for tensors of one dtype, with broadcasting (a fused pass where the framework has one)
 rand(*shape, minval=0.0, maxval=1.0)  uniform float32 in [minval, maxval) of shape rand(2, 3) or rand((2, 3)); d2lconv's seeded generator
 randn(*shape)  standard normal float32 of shape randn(2, 3) or randn((2, 3)); d2lconv's seeded generator
 normal(*args, **kwargs)  normal float32 numbers; accepts the book's orders (mean, std, shape) and (shape, mean, std), and the keywords mean/loc, std/stddev/scale, shape/size
@@ -112,7 +112,7 @@ from_numpy(array, /)  a tensor holding a numpy array's values, keeping its dtype
 is_tensor(x, /)  whether x is a tensor of this backend (a traced value inside a gradient counts)
 is_floating(x, /)  whether x has a floating dtype
 dtype_name(x, /)  x's dtype as numpy names it: 'float32', 'int64', ...
-value_and_grad(fn, argnums=0)  a function returning (fn(*args), gradient of fn in args[argnums]); fn must return one number; unused inputs get zero gradients
+value_and_grad(fn, argnums=0, has_aux=False)  a function returning (fn(*args), gradient of fn in args[argnums]); each differentiated argument is a floating tensor or a pytree of them (nested lists, tuples, dicts; None is an empty subtree) and its gradient has the same structure; argnums a tuple gives a tuple of gradients; fn must return one number, or with has_aux a pair (number, aux) whose aux comes back detached: ((value, aux), grad); unused inputs get zero gradients
 pad_constant(x, padding, /, value=0.0)  a floating x (rank >= 2) with padding=(p_h, p_w) rows and columns of value on both sides of its last two axes; differentiable (numpy.pad, mode 'constant')
 im2col(x, kernel_size, /, stride=(1, 1))  the windows of x (c, h, w) or (n, c, h, w) as columns: shape (c * k_h * k_w, h' * w'), batched (n, ...); row c * k_h * k_w + a * k_w + b holds x[..., c, s_h i + a, s_w j + b] at column i * w' + j; differentiable
 compile(fn, /)  fn compiled by the framework's compiler where one pays off (XLA on TensorFlow, jax.jit on JAX), else fn itself

@@ -14,8 +14,11 @@ from typing import Any
 
 import numpy as np
 
-#: Math functions every framework names like numpy does; a backend aliases them, no wrapper.
+#: Math functions every framework names like numpy does; a backend aliases them (then wraps the
+#: FLOAT_MATH ones with :func:`bind_float_math` if its integer results are not numpy's).
 UNARY_MATH = ("abs", "exp", "log", "sin", "cos", "tanh", "sinh", "cosh", "sqrt")
+#: Those of them (and sigmoid) whose result is floating: numpy's is float64 for an integer tensor.
+FLOAT_MATH = ("exp", "log", "sin", "cos", "tanh", "sinh", "cosh", "sqrt", "sigmoid")
 DTYPE_NAMES = ("float32", "float64", "int32", "int64")
 
 _RNG_LOCK = threading.Lock()
@@ -36,6 +39,23 @@ def bind_aliases(target: dict[str, Any], xp: Any, names: Iterable[str] = (),
         for part in source.split("."):
             value = getattr(value, part)
         target[name] = value
+
+
+def bind_float_math(target: dict[str, Any], is_floating: Callable[[Any], bool],
+                    to_float64: Callable[[Any], Any]) -> None:
+    """Wrap the backend's :data:`FLOAT_MATH` functions (already in ``target``) so an integer tensor
+    gives numpy's float64 result: frameworks raise on it (TensorFlow, JAX's sigmoid), answer in
+    float32 (torch, JAX) or in the integer dtype itself (MXNet's ``exp`` of 1 is 2). A floating
+    tensor pays one dtype check."""
+    def wrap(name: str, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def op(x, /):
+            return fn(x) if is_floating(x) else fn(to_float64(x))
+        op.__name__ = op.__qualname__ = name
+        op.__doc__ = f"numpy.{name}: an integer tensor is computed in float64, as numpy does."
+        return op
+
+    for name in FLOAT_MATH:
+        target[name] = wrap(name, target[name])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,13 +245,16 @@ def make_creation(xp: Any, to_dtype: Callable[[Any], Any], float32: Any, *, aran
     def arange_(start, stop=None, step=1, dtype=None):
         if stop is None:
             start, stop = 0, start
+        if (stop - start) * step < 0:  # numpy: an empty range; torch and TensorFlow raise
+            stop = start
         return xp_range(start, stop, step, dtype=to_dtype(dtype or arange_dtype(start, stop, step)))
 
     def linspace(start, stop, num=50, dtype=None):
         dtype = float32 if dtype is None else to_dtype(dtype)
         if linspace_dtype:
             return xp.linspace(start, stop, num, dtype=dtype)
-        return xp.cast(xp.linspace(float(start), float(stop), num), dtype)
+        # computed in dtype: a float32 linspace cast to float64 is off in the 8th digit
+        return xp.linspace(xp.constant(float(start), dtype), xp.constant(float(stop), dtype), num)
 
     def eye(n, m=None, dtype=None):
         return xp.eye(n, n if m is None else m, dtype=float32 if dtype is None else to_dtype(dtype))
@@ -290,6 +313,15 @@ def is_floating(x, /) -> bool:
 
 def dtype_name(x, /) -> str:
     return np.dtype(x.dtype).name
+
+
+def weak_number(number: int | float, like: Any) -> Any:
+    """A Python number beside tensor ``like``, as numpy 2 promotes it: an int, or a float beside a
+    floating tensor, becomes a 0-d array of ``like``'s dtype (numpy < 2 promoted a 0-d ``like`` and the
+    number to float64 / int64); a float beside an integer tensor stays a float."""
+    if isinstance(number, float) and like.dtype.kind != "f":
+        return number
+    return np.asarray(number, like.dtype)
 
 
 def is_numpy_dtype(target: Any) -> bool:
@@ -398,23 +430,46 @@ def require_scalar(value: Any, shape: Callable[[Any], tuple[int, ...]], reshape:
     return value if dims == () else reshape(value, ())
 
 
+def _tree() -> Any:
+    """optree (pytrees: nested lists, tuples, dicts, namedtuples), imported on first use."""
+    import optree
+    return optree
+
+
+def tree_map(fn: Callable[[Any], Any], tree: Any) -> Any:
+    """``tree`` with ``fn`` applied to every leaf (``None`` is an empty subtree, as in JAX)."""
+    return _tree().tree_map(fn, tree)
+
+
+def _path_text(path: tuple[Any, ...]) -> str:
+    return "".join(f"[{key!r}]" for key in path)
+
+
+def _kind(x: Any) -> str:
+    kind = type(x)
+    module = kind.__module__.split(".")[0]
+    return f"a Python {kind.__name__}" if module == "builtins" else f"a {module} {kind.__name__}"
+
+
 def make_value_and_grad(differentiate: Callable[[Callable[..., Any], list[Any], tuple[int, ...]], Any],
                         shape: Callable[[Any], tuple[int, ...]], reshape: Callable[[Any, Any], Any],
-                        is_tensor: Callable[[Any], bool]) -> Callable[..., Any]:
-    """The contract's ``value_and_grad`` around a backend's ``differentiate(f, args, nums)``.
+                        is_tensor: Callable[[Any], bool], is_floating: Callable[[Any], bool],
+                        name: str) -> Callable[..., Any]:
+    """The contract's ``value_and_grad`` around a backend's ``differentiate(f, leaves, nums)``.
 
-    ``differentiate`` returns ``(value, [gradient per num])`` for a function ``f`` that already
-    returns a 0-d tensor; argument checks, the scalar rule and the argnums shape live here.
+    The arguments named by ``argnums`` may be tensors or pytrees of them (nested lists, tuples,
+    dicts); they are flattened here, once, so ``differentiate`` always sees a flat list of
+    tensors and a function ``f(*leaves) -> (0-d value, aux)``. It returns ``(value, aux,
+    [gradient per leaf])`` with ``aux`` detached from the trace. Argument checks, the scalar
+    rule, ``has_aux`` and the gradients' tree structure live here, the same for every backend.
     """
 
-    def value_and_grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    def value_and_grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0,
+                       has_aux: bool = False) -> Callable[..., Any]:
         many = not isinstance(argnums, (int, np.integer))
         nums = tuple(int(i) for i in argnums) if many else (int(argnums),)
         if not nums:
             raise ValueError("value_and_grad: argnums must name at least one argument")
-
-        def scalar_fn(*args: Any) -> Any:
-            return require_scalar(fn(*args), shape, reshape, is_tensor)
 
         def run(*args: Any) -> tuple[Any, Any]:
             for i in nums:
@@ -422,8 +477,48 @@ def make_value_and_grad(differentiate: Callable[[Callable[..., Any], list[Any], 
                     raise ValueError(f"value_and_grad: argnums {argnums!r} names argument {i}, but the "
                                      f"function was called with {len(args)} positional arguments")
             positions = tuple(i % len(args) for i in nums)
-            value, grads = differentiate(scalar_fn, list(args), positions)
-            return value, (tuple(grads) if many else grads[0])
+            if len(set(positions)) != len(positions):
+                raise ValueError(f"value_and_grad: argnums {argnums!r} names one argument twice")
+            tree = _tree()
+            leaves: list[Any] = []
+            specs = []
+            for pos in positions:
+                paths, found, spec = tree.tree_flatten_with_path(args[pos])
+                for path, leaf in zip(paths, found):
+                    if not is_tensor(leaf) or not is_floating(leaf):
+                        what = "an integer tensor" if is_tensor(leaf) else _kind(leaf)
+                        raise TypeError(f"value_and_grad: argument {pos}{_path_text(path)} is {what}; only "
+                                        f"floating {name} tensors can be differentiated (make one with "
+                                        f"d2l.tensor(...), or pass it outside argnums)")
+                leaves.extend(found)
+                specs.append((pos, spec, len(found)))
+
+            def rebuild(flat: Sequence[Any]) -> list[Any]:
+                full, start = list(args), 0
+                for pos, spec, count in specs:
+                    full[pos] = tree.tree_unflatten(spec, list(flat[start:start + count]))
+                    start += count
+                return full
+
+            def flat_fn(*flat: Any) -> tuple[Any, Any]:
+                out = fn(*rebuild(flat))
+                if has_aux:
+                    if not (isinstance(out, tuple) and len(out) == 2):
+                        raise ValueError(f"value_and_grad(..., has_aux=True): the function must return a pair "
+                                         f"(scalar, aux), got {_kind(out)}")
+                    out, aux = out
+                else:
+                    aux = None
+                return require_scalar(out, shape, reshape, is_tensor), aux
+
+            if leaves:
+                value, aux, grads = differentiate(flat_fn, leaves, tuple(range(len(leaves))))
+            else:  # nothing to differentiate (an empty dict, say): the value and empty gradients
+                value, aux = flat_fn()
+                grads = []
+            grad_trees = [rebuild(grads)[pos] for pos in positions]
+            grad = tuple(grad_trees) if many else grad_trees[0]
+            return ((value, aux), grad) if has_aux else (value, grad)
 
         run.__name__ = f"value_and_grad({getattr(fn, '__name__', 'fn')})"
         return run

@@ -26,8 +26,16 @@ _common.bind_aliases(globals(), _common, (
 Tensor = jax.Array
 _common.bind_aliases(globals(), jnp, (*_common.UNARY_MATH, *_common.DTYPE_NAMES, "matmul", "maximum", "reshape",
                                       "transpose", "swapaxes", "expand_dims", "repeat", "meshgrid", "flip"),
-                     {"reduce_sum": "sum", "reduce_mean": "mean"})
+                     {"reduce_sum": "sum"})
 sigmoid = jax.nn.sigmoid
+_common.bind_float_math(globals(), _common.is_floating, lambda x: x.astype(jnp.float64))
+
+
+def reduce_mean(x, /, axis=None, keepdims=False):
+    """numpy's: the mean of an integer tensor is float64 (JAX's is float32, even with 64-bit types on)."""
+    if not _common.is_floating(x):
+        x = x.astype(jnp.float64)
+    return jnp.mean(x, axis=axis, keepdims=keepdims)
 globals().update(_common.make_creation(jnp, jnp.dtype, jnp.float32), **_common.make_joins(jnp))
 pad_constant = _common.make_pad_constant(jnp, jnp.ndim)
 im2col = _common.make_im2col(jnp.stack, jnp.reshape)
@@ -76,11 +84,12 @@ batch_matmul = _common.make_batch_matmul(jnp.matmul, _common.shape)
 
 
 def _differentiate(fn: Callable[..., Any], args: list[Any], nums: tuple[int, ...]):
-    value, grads = jax.value_and_grad(fn, argnums=nums)(*args)
-    return value, list(grads)
+    (value, aux), grads = jax.value_and_grad(fn, argnums=nums, has_aux=True)(*args)
+    return value, aux, list(grads)
 
 
-value_and_grad = _common.make_value_and_grad(_differentiate, _common.shape, jnp.reshape, is_tensor)
+value_and_grad = _common.make_value_and_grad(_differentiate, _common.shape, jnp.reshape, is_tensor,
+                                             _common.is_floating, NAME)
 
 
 def native_corr2d(X, K, /):

@@ -21,10 +21,43 @@ _common.bind_aliases(globals(), _common, (
     "shape", "size"
 ))
 Tensor = mnp.ndarray
-_common.bind_aliases(globals(), mnp, (*_common.UNARY_MATH, "matmul", "maximum", "expand_dims", "swapaxes",
-                                      "repeat", "meshgrid"), {"reduce_sum": "sum", "reduce_mean": "mean"})
+_common.bind_aliases(globals(), mnp, (*_common.UNARY_MATH, "maximum", "expand_dims", "swapaxes", "meshgrid"))
 _common.bind_aliases(globals(), _np, _common.DTYPE_NAMES)  # mxnet.np uses numpy's dtypes
 sigmoid = npx.sigmoid
+_common.bind_float_math(globals(), _common.is_floating, lambda x: x.astype(_np.float64))
+
+
+def reduce_sum(x, /, axis=None, keepdims=False):
+    """numpy's dtype: an int32 sum is int64 (MXNet's stays int32)."""
+    if x.dtype == _np.int32:
+        x = x.astype(_np.int64)
+    return mnp.sum(x, axis=axis, keepdims=keepdims)
+
+
+def reduce_mean(x, /, axis=None, keepdims=False):
+    """numpy's: the mean of an integer tensor is float64 (MXNet's is float32)."""
+    if x.dtype.kind != "f":
+        x = x.astype(_np.float64)
+    return mnp.mean(x, axis=axis, keepdims=keepdims)
+
+
+def repeat(x, repeats, /, axis=None):
+    """mxnet.np.repeat, except that zero repeats along an axis keep the other axes (MXNet's are flat)."""
+    if repeats == 0 and axis is not None:
+        return x[(slice(None),) * (axis % x.ndim) + (slice(0, 0),)]
+    return mnp.repeat(x, repeats, axis=axis)
+
+
+def matmul(a, b, /):
+    """mxnet.np.matmul; its CPU kernel takes floats only, so integers are multiplied and summed exactly
+    by broadcasting, 1-D operands as a row (a) or a column (b) whose axis is dropped, as numpy does."""
+    if a.dtype.kind == "f":
+        return mnp.matmul(a, b)
+    rows, cols = (a.reshape(1, -1) if a.ndim == 1 else a), (b.reshape(-1, 1) if b.ndim == 1 else b)
+    out = (mnp.expand_dims(rows, -1) * mnp.expand_dims(cols, -3)).sum(axis=-2)
+    if a.ndim == 1 and b.ndim == 1:
+        return out.reshape(())
+    return mnp.squeeze(out, axis=-2) if a.ndim == 1 else mnp.squeeze(out, axis=-1) if b.ndim == 1 else out
 globals().update(_common.make_creation(mnp, _np.dtype, _np.float32, makes_float32=True), **_common.make_joins(mnp))
 
 
@@ -85,7 +118,7 @@ def is_tensor(x: Any, /) -> bool:
 
 globals().update(_common.make_random(from_numpy))
 to = _common.make_to(_common.astype, _common.is_numpy_dtype)
-batch_matmul = _common.make_batch_matmul(mnp.matmul, _common.shape)
+batch_matmul = _common.make_batch_matmul(matmul, _common.shape)
 
 
 def _differentiate(fn: Callable[..., Any], args: list[Any], nums: tuple[int, ...]):
@@ -95,17 +128,19 @@ def _differentiate(fn: Callable[..., Any], args: list[Any], nums: tuple[int, ...
         args[i].attach_grad()
         inputs.append(args[i])
     with autograd.record():
-        value = fn(*args)
+        value, aux = fn(*args)
+    aux = _common.tree_map(lambda x: x.detach() if isinstance(x, mnp.ndarray) else x, aux)
     try:
         value.backward()
     except MXNetError as exc:
         if "not in a computational graph" not in str(exc):
             raise
-        return value, [mnp.zeros_like(x) for x in inputs]  # the value does not depend on the inputs
-    return value.detach(), [x.grad for x in inputs]
+        return value, aux, [mnp.zeros_like(x) for x in inputs]  # the value does not depend on the inputs
+    return value.detach(), aux, [x.grad for x in inputs]
 
 
-value_and_grad = _common.make_value_and_grad(_differentiate, _common.shape, mnp.reshape, is_tensor)
+value_and_grad = _common.make_value_and_grad(_differentiate, _common.shape, mnp.reshape, is_tensor,
+                                             _common.is_floating, NAME)
 
 
 def multiply_add(y, a, x, /):
@@ -113,7 +148,8 @@ def multiply_add(y, a, x, /):
     ``tensordot``: its gradient in ``a`` is one BLAS dot, where ``a * x`` broadcasts and MXNet's
     reduction back to 0-d is slow (corr2d's gradient at 1024x1024, 3x3: 1.6x faster; its forward
     pass is as fast at 256x256 and faster from 512x512 up; see docs/benchmark.md)."""
-    if isinstance(a, mnp.ndarray) and isinstance(x, mnp.ndarray) and a.ndim == 0 and a.dtype == x.dtype:
+    if (isinstance(a, mnp.ndarray) and isinstance(x, mnp.ndarray) and a.ndim == 0 and a.dtype == x.dtype
+            and a.dtype.kind == "f"):  # MXNet's tensordot takes floats only
         return y + mnp.tensordot(x, a, axes=0)
     return _common.multiply_add(y, a, x)
 

@@ -22,7 +22,7 @@ _common.bind_aliases(globals(), _common, (
     "multiply_add", "seed"
 ))
 Tensor = np.ndarray
-_common.bind_aliases(globals(), np, (*_common.UNARY_MATH, *_common.DTYPE_NAMES, "matmul", "maximum", "reshape",
+_common.bind_aliases(globals(), np, (*_common.UNARY_MATH, *_common.DTYPE_NAMES, "matmul", "reshape",
                                      "transpose", "swapaxes", "expand_dims", "repeat", "meshgrid"))
 globals().update(_common.make_creation(np, np.dtype, np.float32), **_common.make_joins(np))
 pad_constant = _common.make_pad_constant(np, np.ndim)
@@ -45,7 +45,19 @@ def flip(x, /, axis=None):
 
 
 def sigmoid(x, /):
-    return 0.5 * (np.tanh(0.5 * x) + 1)
+    """With the constants in x's dtype: numpy < 2 made a 0-d float32 times 0.5 a float64."""
+    half = x.dtype.type(0.5) if x.dtype.kind == "f" else 0.5
+    return half * np.tanh(half * x) + half
+
+
+def maximum(a, b, /):
+    """numpy.maximum, a Python number taking the other side's dtype as in numpy 2 (numpy < 2 made a
+    0-d float32 and 0.5 a float64, a 0-d int32 and 1 an int64)."""
+    if isinstance(b, (int, float)):
+        b = _common.weak_number(b, a)
+    elif isinstance(a, (int, float)):
+        a = _common.weak_number(a, b)
+    return np.maximum(a, b)
 
 
 def argmax(x, /, axis=None):
@@ -101,19 +113,27 @@ def _differentiate(fn: Callable[..., Any], args: list[Any], nums: tuple[int, ...
     from ._autograd_dispatch import install
     install()
 
+    from autograd.tracer import getval
+
+    aux = []
+
     def packed(selected):
         full = list(args)
         for i, value in zip(nums, selected):
             full[i] = value
-        return fn(*full)
+        value, extra = fn(*full)
+        aux.append(extra)  # autograd differentiates one output: the aux leaves the trace by the side
+        return value
 
     with warnings.catch_warnings():  # the contract: an output independent of the inputs has zero gradients
         warnings.filterwarnings("ignore", "Output seems independent of input", UserWarning)
         value, grads = autograd.value_and_grad(packed)(tuple(args[i] for i in nums))
-    return value, [np.asarray(g, dtype=np.asarray(args[i]).dtype) for g, i in zip(grads, nums)]
+    grads = [np.asarray(g, dtype=np.asarray(args[i]).dtype) for g, i in zip(grads, nums)]
+    return value, _common.tree_map(getval, aux[-1]), grads
 
 
-value_and_grad = _common.make_value_and_grad(_differentiate, shape, np.reshape, is_tensor)
+value_and_grad = _common.make_value_and_grad(_differentiate, shape, np.reshape, is_tensor, _common.is_floating,
+                                             NAME)
 
 
 def native_corr2d(X, K, /):

@@ -15,10 +15,25 @@ _common.bind_aliases(globals(), _common, (
     "block_until_ready", "get_key", "get_seed", "multiply_add", "seed"
 ))
 Tensor = tf.Tensor
-# tf's (input, axis=None, keepdims=False) reductions already have numpy's meaning: aliases.
 _common.bind_aliases(globals(), tf, (*_common.UNARY_MATH, *_common.DTYPE_NAMES, "sigmoid", "maximum", "reshape",
-                                     "expand_dims", "repeat", "meshgrid", "reduce_sum", "reduce_mean"),
-                     {"log": "math.log"})
+                                     "expand_dims", "repeat", "meshgrid"), {"log": "math.log"})
+#: dtypes whose mean and math numpy computes in float64
+_NOT_FLOAT = frozenset({tf.bool, tf.int8, tf.int16, tf.int32, tf.int64, tf.uint8, tf.uint16, tf.uint32, tf.uint64})
+_common.bind_float_math(globals(), lambda x: x.dtype not in _NOT_FLOAT, lambda x: tf.cast(x, tf.float64))
+
+
+def reduce_sum(x, /, axis=None, keepdims=False):
+    """numpy's dtype: an int32 sum is int64 (TensorFlow's stays int32, and overflows)."""
+    if x.dtype is tf.int32:
+        x = tf.cast(x, tf.int64)
+    return tf.reduce_sum(x, axis=axis, keepdims=keepdims)
+
+
+def reduce_mean(x, /, axis=None, keepdims=False):
+    """numpy's: the mean of an integer tensor is float64 (TensorFlow's is an integer, truncated)."""
+    if x.dtype in _NOT_FLOAT:
+        x = tf.cast(x, tf.float64)
+    return tf.reduce_mean(x, axis=axis, keepdims=keepdims)
 
 
 def _tf_dtype(dtype: Any) -> Any:
@@ -35,9 +50,9 @@ def tensor(data: Any, dtype: Any = None) -> tf.Tensor:
     """A new tensor from nested lists/scalars/arrays; floats default to float32, ints to int64."""
     if is_tensor(data):
         return tf.identity(data) if dtype is None else tf.cast(data, _tf_dtype(dtype))
-    array = _common.host_array(data, None if isinstance(dtype, tf.DType) or dtype is None else dtype)
-    out = tf.convert_to_tensor(array)
-    return out if dtype is None else tf.cast(out, _tf_dtype(dtype))
+    # a tf dtype as numpy's: the values go straight to it, not through float32 (0.1 as float64)
+    array = _common.host_array(data, dtype.as_numpy_dtype if isinstance(dtype, tf.DType) else dtype)
+    return tf.convert_to_tensor(array)
 
 
 def from_numpy(array: _np.ndarray, /) -> tf.Tensor:
@@ -45,7 +60,16 @@ def from_numpy(array: _np.ndarray, /) -> tf.Tensor:
 
 
 def matmul(a, b, /):
-    return tf.linalg.matmul(a, b)
+    """numpy.matmul: ``tf.linalg.matmul`` wants ranks >= 2, so a 1-D operand is made a row (a) or a
+    column (b), and that axis dropped from the product, as numpy does."""
+    rank_a, rank_b = a.shape.rank, b.shape.rank
+    if rank_a >= 2 and rank_b >= 2:
+        return tf.linalg.matmul(a, b)
+    if rank_a == 1 and rank_b == 1:
+        return tf.tensordot(a, b, 1)
+    if rank_a == 1:
+        return tf.squeeze(tf.linalg.matmul(a[None, :], b), -2)
+    return tf.squeeze(tf.linalg.matmul(a, b[:, None]), -1)
 
 
 def transpose(x, /, axes=None):
@@ -125,12 +149,12 @@ def _differentiate(fn: Callable[..., Any], args: list[Any], nums: tuple[int, ...
     with tf.GradientTape() as tape:
         for x in inputs:
             tape.watch(x)
-        value = fn(*args)
+        value, aux = fn(*args)
     grads = tape.gradient(value, inputs, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    return value, list(grads)
+    return value, aux, list(grads)
 
 
-value_and_grad = _common.make_value_and_grad(_differentiate, shape, tf.reshape, is_tensor)
+value_and_grad = _common.make_value_and_grad(_differentiate, shape, tf.reshape, is_tensor, is_floating, NAME)
 
 
 def native_corr2d(X, K, /):

@@ -16,7 +16,13 @@ _common.bind_aliases(globals(), _common, (
 ))
 Tensor = torch.Tensor
 _common.bind_aliases(globals(), torch, (*_common.UNARY_MATH, *_common.DTYPE_NAMES, "sigmoid", "matmul",
-                                        "reshape", "swapaxes"), {"expand_dims": "unsqueeze"})
+                                        "swapaxes"), {"expand_dims": "unsqueeze"})
+_common.bind_float_math(globals(), torch.Tensor.is_floating_point, torch.Tensor.double)
+
+
+def reshape(x, shape, /):
+    """``torch.reshape`` (the faster call) for a tuple; numpy also takes an int or a list, as the method does."""
+    return torch.reshape(x, shape) if type(shape) is tuple else x.reshape(shape)
 
 
 class _Maximum(torch.autograd.Function):
@@ -48,9 +54,9 @@ class _Maximum(torch.autograd.Function):
 def maximum(a, b, /):
     """``torch.maximum`` takes tensors only; a Python number on either side broadcasts, as in numpy."""
     if not isinstance(b, torch.Tensor):
-        b = torch.as_tensor(b)  # a 0-d tensor: promotes like a Python number
+        b = _weak_number(b, a)
     elif not isinstance(a, torch.Tensor):
-        a = torch.as_tensor(a)
+        a = _weak_number(a, b)
     if (a.requires_grad or b.requires_grad) and torch.is_grad_enabled():
         return _Maximum.apply(a, b)
     return torch.maximum(a, b)
@@ -60,6 +66,17 @@ _TO_TORCH = {_np.dtype(_np.float32): torch.float32, _np.dtype(_np.float64): torc
              _np.dtype(_np.float16): torch.float16, _np.dtype(_np.bool_): torch.bool,
              _np.dtype(_np.uint8): torch.uint8, _np.dtype(_np.int8): torch.int8,
              _np.dtype(_np.int16): torch.int16}
+
+
+_FROM_TORCH = {v: k for k, v in _TO_TORCH.items()}
+
+
+def _weak_number(number: Any, like: torch.Tensor) -> torch.Tensor:
+    """A Python number as a 0-d tensor of ``like``'s dtype (numpy 2's rule; torch would make an int
+    int64 and promote a 0-d int32 ``like`` with it), a float beside an integer tensor float32."""
+    if isinstance(number, float) and not like.is_floating_point():
+        return torch.as_tensor(number)
+    return torch.as_tensor(number, dtype=like.dtype)
 
 
 def _torch_dtype(dtype: Any) -> Any:
@@ -75,19 +92,22 @@ def tensor(data: Any, dtype: Any = None) -> torch.Tensor:
     """A new tensor from nested lists/scalars/arrays; floats default to float32, ints to int64."""
     if isinstance(data, torch.Tensor):
         return data.detach().clone().to(_torch_dtype(dtype) or data.dtype)
-    array = _common.host_array(data, None if dtype is None or isinstance(dtype, torch.dtype) else dtype)
-    out = torch.from_numpy(_np.array(array, copy=True))
-    return out.to(dtype) if isinstance(dtype, torch.dtype) else out
+    # a torch dtype as numpy's: the values go straight to it, not through float32 (0.1 as float64)
+    array = _common.host_array(data, _FROM_TORCH[dtype] if isinstance(dtype, torch.dtype) else dtype)
+    return torch.from_numpy(_np.array(array, copy=True))
 
 
 def from_numpy(array: _np.ndarray, /) -> torch.Tensor:
-    return torch.from_numpy(_np.ascontiguousarray(array))
+    """Shares memory with a C-contiguous ``array``; a 0-d array stays 0-d (``ascontiguousarray``
+    alone would make it 1-D)."""
+    array = _np.asarray(array)
+    return torch.from_numpy(array if array.flags.c_contiguous else _np.ascontiguousarray(array))
 
 
 def transpose(x, /, axes=None):
     """numpy's meaning: reverse all axes (any rank), or permute by ``axes``."""
     if axes is None:
-        return x.t() if x.dim() == 2 else x.permute(*range(x.dim() - 1, -1, -1))
+        return x.t() if x.dim() == 2 else x.permute(tuple(range(x.dim() - 1, -1, -1)))
     return x.permute(_common.normalize_axes(axes, x.dim()))
 
 
@@ -95,13 +115,20 @@ def reduce_sum(x, /, axis=None, keepdims=False):
     if axis is None:
         total = torch.sum(x)
         return total.reshape((1,) * x.dim()) if keepdims else total
+    if axis == () or axis == []:  # numpy sums over no axis; torch's empty dim means every axis
+        return x.clone() if x.is_floating_point() else x.to(torch.int64)
     return torch.sum(x, dim=axis, keepdim=keepdims)
 
 
 def reduce_mean(x, /, axis=None, keepdims=False):
+    """numpy's: the mean of an integer tensor is float64 (torch's raises)."""
+    if not x.is_floating_point():
+        x = x.double()
     if axis is None:
         total = torch.mean(x)
         return total.reshape((1,) * x.dim()) if keepdims else total
+    if axis == () or axis == []:
+        return x.clone()
     return torch.mean(x, dim=axis, keepdim=keepdims)
 
 
@@ -189,14 +216,15 @@ def _differentiate(fn: Callable[..., Any], args: list[Any], nums: tuple[int, ...
         args[i] = args[i].detach().requires_grad_(True)
         inputs.append(args[i])
     with torch.enable_grad():
-        value = fn(*args)
+        value, aux = fn(*args)
+        aux = _common.tree_map(lambda x: x.detach() if isinstance(x, torch.Tensor) else x, aux)
         if not value.requires_grad:  # the value does not depend on any differentiated input
-            return value, [torch.zeros_like(x) for x in inputs]
+            return value, aux, [torch.zeros_like(x) for x in inputs]
         grads = torch.autograd.grad(value, inputs, allow_unused=True)
-    return value.detach(), [torch.zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
+    return value.detach(), aux, [torch.zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
 
 
-value_and_grad = _common.make_value_and_grad(_differentiate, shape, torch.reshape, is_tensor)
+value_and_grad = _common.make_value_and_grad(_differentiate, shape, torch.reshape, is_tensor, is_floating, NAME)
 
 
 def native_corr2d(X, K, /):

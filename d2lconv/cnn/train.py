@@ -25,11 +25,13 @@ def _check_positive(name: str, value: Any, integer: bool = False) -> None:
 
 @public
 def learn_kernel(X: Any, Y: Any, kernel_size: int | tuple[int, int], lr: float = 3e-2,
-                 epochs: int = 10, seed: int = 0, mode: Mode = "correlate") -> tuple[Any, list[float]]:
+                 epochs: int = 10, seed: int | None = 0, mode: Mode = "correlate") -> tuple[Any, list[float]]:
     """Learn the kernel of a bias-free ``Conv2D`` that maps ``X`` to ``Y``.
 
     Plain gradient descent on the summed squared error, as the book does. Returns the learned
-    kernel (a backend tensor) and the loss before each epoch's update, as floats.
+    kernel (a backend tensor) and the loss before each epoch's update, as floats. The kernel
+    starts from ``seed``'s private generator (the same start every time), or from d2lconv's
+    seeded generator with ``seed=None``.
     Raises ``FloatingPointError`` if the loss stops being finite (``lr`` too large).
     """
     B = ops()

@@ -4,13 +4,19 @@ the tests in each. `nox -l` lists the sessions; `nox -s tests-all` runs one.
 - tests-all:     numpy, torch, tensorflow, mxnet and jax in ONE environment (numpy 1.23, MXNet's
                  line) - the cross-backend agreement tests and the chapter matrix need this.
 - tests-current: numpy, torch and tensorflow on current releases (numpy 2.x, TensorFlow >= 2.18).
-- tests-numpy:   the default install: no deep-learning framework at all.
+- tests-numpy:   the default install (plus the test runner): no deep-learning framework, no chapter
+                 tools; the backend and shared-code tests on numpy. (Its numpy-2 chapter runs are
+                 tests-current's.)
 - agreement:     every chapter's recorded numbers from tests-all (numpy 1.23 + MXNet) and
                  tests-current (numpy 2 + current TensorFlow/JAX) in ONE table (`d2lconv compare`),
                  failing on any disagreement. It reuses the chapter matrix those sessions ran
                  (build/ci/tests-*) when it ran the chapters as they are now, else runs it again.
 - site:          the book site built from the tests-all matrix and checked in headless Chromium
                  (offline math, figures, backend tabs, index links); screenshot in build/ci/tests-all/site.
+                 agreement and site run in tests-all's environment (it holds [site]): no third install.
+- package:       the sdist and wheel built and checked, the wheel installed in a clean environment,
+                 a chapter run from it outside the checkout.
+- quick:         for contributors: numpy and torch, no chapters, no tooling (not part of `nox`).
 - lint:          ruff.
 
 Each session makes every backend it lists required, so none of them can be skipped silently.
@@ -28,20 +34,29 @@ import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "tests-numpy", "tests-all", "tests-current", "agreement", "site"]
+nox.options.sessions = ["lint", "tests-numpy", "tests-all", "tests-current", "agreement", "site", "package"]
 
 ENVIRONMENTS = {
     # name: (extras, constraints file, backends it must test)
     "all": ("all,dev", "constraints/all-backends.txt", "numpy,torch,tensorflow,mxnet,jax"),
     "current": ("torch,tensorflow,jax,dev", "constraints/current.txt", "numpy,torch,tensorflow,jax"),
-    "numpy": ("dev", None, "numpy"),
+    "numpy": ("", None, "numpy"),
 }
+#: What the tests themselves need besides d2lconv (the numpy environment gets only these).
+TEST_TOOLS = ("pytest>=7", "hypothesis>=6.80", "scipy>=1.10")
+#: The numpy environment's tests: the backend contract and the shared code (no chapter tools there).
+NUMPY_TESTS = ("tests/test_backend_contract.py", "tests/test_rank_sweep.py", "tests/test_backend_selection.py",
+               "tests/test_loader.py", "tests/test_conv.py", "tests/test_padding_stride.py", "tests/test_channels.py",
+               "tests/test_pooling.py", "tests/test_d2l_idiom.py", "tests/test_init.py", "tests/test_registry.py",
+               "tests/test_layers.py", "tests/test_robustness.py")
 
 
 def _install(session: nox.Session, extras: str, constraints: str | None) -> None:
     pin = ["-c", constraints] if constraints else []
     session.install("--upgrade", "pip", *pin)
-    session.install("-e", f".[{extras}]", *pin)
+    session.install("-e", f".[{extras}]" if extras else ".", *pin)
+    if not extras:
+        session.install(*TEST_TOOLS, *pin)
     session.run("python", "-m", "pip", "check")
 
 
@@ -57,6 +72,8 @@ for _name, (_extras, _constraints, _backends) in ENVIRONMENTS.items():
         # our own pytest plugin (d2lconv.testing): every backend of this environment, none may skip
         # the tooling tests (Dask, JupyterLab, the site) do not depend on the frameworks: tests-all runs them
         scope = [] if name == "all" else ["-m", "not tooling"]
+        if name == "numpy":
+            scope = ["-m", "not tooling and not chapter", *NUMPY_TESTS]
         session.run("python", "-m", "pytest", "-ra", "--durations=15", f"--backends={backends}", "--require-backends",
                     *scope, *session.posargs, env=env)
         # the benchmark must keep working (a smoke run, not a timing gate)
@@ -95,18 +112,27 @@ def _matrix_of(session: nox.Session, env_name: str) -> Path:
     return build
 
 
-@nox.session
+def _tool(session: nox.Session, env_name: str, name: str) -> str:
+    """A program of test environment ``env_name`` (``d2lconv``, ``python``): sessions that only read
+    its results run there rather than installing d2lconv again."""
+    path = Path(".nox") / f"tests-{env_name}" / "bin" / name
+    if not path.exists():
+        session.error(f"no tests-{env_name} environment: run `nox -s tests-{env_name} {session.name}`")
+    return str(path.resolve())
+
+
+@nox.session(venv_backend="none")
 def agreement(session: nox.Session) -> None:
     """One table, chapter x (backend, environment), across tests-all and tests-current."""
-    session.install("-e", ".")
-    session.run("d2lconv", "compare", *(str(_matrix_of(session, name)) for name in ("all", "current")))
+    session.run(_tool(session, "all", "d2lconv"), "compare",
+                *(str(_matrix_of(session, name)) for name in ("all", "current")), external=True)
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def site(session: nox.Session) -> None:
     """The book site of the five-backend matrix, checked in headless Chromium (installed from
-    Debian's packages when missing): offline math, figures, tabs, index links; a screenshot."""
-    session.install("-e", ".[site]", "websocket-client>=1.6")
+    Debian's packages when missing): offline math, figures, tabs, index links; a screenshot.
+    Runs in tests-all's environment, which has the [site] tools."""
     if not any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")):
         if not shutil.which("apt-get"):
             session.error("no Chromium on PATH and no apt-get to install it: install Chromium, then rerun")
@@ -114,9 +140,47 @@ def site(session: nox.Session) -> None:
         session.run(*sudo, "apt-get", "update", "-q", external=True)
         session.run(*sudo, "apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", external=True)
     build = _matrix_of(session, "all")
-    session.run("d2lconv", "build", "--build-dir", str(build))
-    session.run("python", "tools/check_site.py", str(build / "site" / "html"),
-                "--screenshot", str(build / "site" / "screenshot.png"))
+    session.run(_tool(session, "all", "d2lconv"), "build", "--build-dir", str(build), external=True)
+    session.run(_tool(session, "all", "python"), "tools/check_site.py", str(build / "site" / "html"),
+                "--screenshot", str(build / "site" / "screenshot.png"), external=True)
+
+
+@nox.session
+def package(session: nox.Session) -> None:
+    """What a learner installs: the sdist and the wheel built, their metadata checked (twine), the
+    wheel installed (not editable) with the [chapters] extra under tests-current's constraints, and
+    a chapter run by its short name from a folder outside the checkout."""
+    session.install("build>=1", "twine>=5")
+    dist = Path(session.create_tmp()) / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(dist), ".")
+    session.run("python", "-m", "twine", "check", "--strict", *map(str, sorted(dist.iterdir())))
+    (wheel,) = dist.glob("d2lconv-*.whl")
+    session.install(f"d2lconv[chapters] @ {wheel.resolve().as_uri()}", "-c", "constraints/current.txt")
+    session.run("python", "-m", "pip", "check")
+    outside = Path(session.create_tmp()) / "learner"
+    shutil.rmtree(outside, ignore_errors=True)
+    outside.mkdir(parents=True)
+    checkout = Path.cwd()
+    session.chdir(outside)
+    env = {"D2LCONV_BACKEND": "", "D2LCONV_CHAPTERS": ""}
+    session.run("python", "-c", "import d2lconv, sys; assert 'site-packages' in d2lconv.__file__, d2lconv.__file__",
+                env=env)
+    session.run("d2lconv", "--version", env=env)
+    session.run("d2lconv", "chapters", env=env)
+    session.run("d2lconv", "run", "convolutions-for-images", "--build-dir", "out", env=env)
+    session.run("d2lconv", "chapters", "--copy", "mine", env=env)
+    session.chdir(checkout)
+
+
+@nox.session
+def quick(session: nox.Session) -> None:
+    """For contributors, a few minutes: numpy and torch, every test but the chapters and the tooling."""
+    _install(session, "torch,chapters,dask", "constraints/current.txt")  # dask: test_distributed imports it
+    session.install("pytest>=7", "hypothesis>=6.80", "scipy>=1.10", "-c", "constraints/current.txt")
+    session.run("python", "-m", "pytest", "-q", "--backends=numpy,torch", "--require-backends",
+                "-m", "not chapter and not tooling", *session.posargs,
+                env={"D2LCONV_BACKEND": "", "D2LCONV_HYPOTHESIS_EXAMPLES": "30"})
 
 
 @nox.session

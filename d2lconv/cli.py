@@ -10,7 +10,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from . import __version__
+from ._version import __version__
 from .backend import (
     BACKENDS,
     ENV_VAR,
@@ -53,8 +53,16 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse without prefix matching (``allow_abbrev=False``): ``--chapters`` is an unknown option,
+    not ``--chapters-dir``. ``add_subparsers`` makes its subcommands' parsers of this class too."""
+
+    def __init__(self, *args, allow_abbrev: bool = False, **kwargs) -> None:
+        super().__init__(*args, allow_abbrev=allow_abbrev, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="d2lconv",
         description=f"Run d2l's chapter on convolutions on any of {', '.join(BACKENDS)}, from one source.")
     parser.add_argument("--version", action="version", version=f"d2lconv {__version__}")

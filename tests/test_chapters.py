@@ -121,6 +121,32 @@ def test_backends_agree_and_sources_untouched(matrix_run, d2lconv_backends):
     assert tree_digest(CHAPTERS) == before, "running chapters must never modify chapters/"
 
 
+def test_chapters_place_themselves_in_the_books_order(matrix_run, d2lconv_backends):
+    """Each chapter's front matter holds its section (7.2 ...); the runs record it, the table follows it."""
+    from d2lconv.runner.chapters import read_notebook
+    from d2lconv.sections import section_key, section_of
+
+    sections = {p.stem: section_of(read_notebook(p).metadata) for p in ALL_CHAPTERS}
+    book = ["convolutions-for-images", "padding-and-strides", "channels", "pooling"]
+    assert sorted(sections, key=lambda c: section_key(c, sections[c])) == book
+    assert [sections[c] for c in book] == ["7.2", "7.3", "7.4", "7.5"]
+    report = matrix_run[0]
+    assert {r["chapter"]: r["section"] for r in report.runs} == sections
+    assert format_table(report, d2lconv_backends).splitlines()[0].split()[1:] == book
+
+
+def test_the_run_pages_read_offline(matrix_run, d2lconv_backends):
+    """A chapter's page from `d2lconv run`: its math typeset by the build directory's MathJax in
+    Chromium with the network blocked, nothing loaded from elsewhere."""
+    from .test_site import assert_run_page_is_offline, browser_check
+
+    report = matrix_run[0]
+    run = next(r for r in report.runs if r["chapter"] == "convolutions-for-images")
+    assert_run_page_is_offline(Path(run["html"]))
+    out = browser_check("--run-page", run["html"])
+    assert re.search(r"ok +math: [1-9]\d* formulas typeset by MathJax, 0 left as raw TeX", out), out
+
+
 def test_compare_finds_disagreements():
     ref = {"a": {"shape": [2], "values": [1.0, 2.0]}, "b": {"shape": [1], "values": [3.0]}}
     assert compare(ref, ref) == []

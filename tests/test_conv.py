@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import scipy.signal
@@ -189,10 +191,42 @@ def test_tensor_of_another_framework_is_a_type_error(backend, other_backend):
     if other_backend.NAME == backend.NAME:
         return  # the same framework: nothing foreign to pass
     foreign = other_backend.from_numpy(np.ones((3, 3), np.float32))
-    with pytest.raises(TypeError, match=r"belongs to another framework"):
+    name = other_backend.NAME
+    with pytest.raises(TypeError, match=rf"belongs to another framework \(the '{name}' backend\): convert it with "
+                                        rf"d2l.tensor\(...\), or select that backend with D2LCONV_BACKEND={name} "
+                                        rf"/ d2l.use_backend\('{name}'\)"):
         d2l.corr2d(foreign, d2l.ones((2, 2)))
     with pytest.raises(TypeError, match=r"the kernel K must be"):
         d2l.corr2d(d2l.ones((3, 3)), other_backend.from_numpy(np.ones((2, 2), np.float32)))
+
+
+@pytest.mark.parametrize("value, what", [
+    ("hello", r"a Python str \('hello'\), not a tensor; pass a tensor of numbers"),
+    (b"\x00\x01", r"a Python bytes \(b'\\x00\\x01'\), not a tensor; pass a tensor of numbers"),
+    ("x" * 100, r"a Python str \('x{37}\.\.\.'\), not a tensor"),
+    (None, r"None, not a tensor; pass a tensor"),
+    ({"X": BOOK_X}, r"a Python dict, which is not a tensor; make one with d2l.tensor"),
+], ids=["str", "bytes", "long-str", "None", "dict"])
+def test_a_value_that_is_not_a_tensor_is_named_for_what_it_is(backend, value, what):
+    """Not "another framework's tensor": what it is (a str, None, ...), and how to make a tensor."""
+    for call, role in ((lambda: d2l.corr2d(value, d2l.tensor(BOOK_K)), "the image X"),
+                       (lambda: d2l.corr2d(d2l.tensor(BOOK_X), value), "the kernel K")):
+        with pytest.raises(TypeError) as info:
+            call()
+        message = str(info.value)
+        assert re.search(rf"^corr2d: {role} must be a {backend.NAME} tensor \(the active d2lconv backend is "
+                         rf"'{backend.NAME}'\), got {what}", message), message
+        assert "another framework" not in message and "d2l.tensor(" in message
+
+
+def test_a_numpy_array_on_another_backend_is_named_a_host_array(other_backend):
+    name = other_backend.NAME
+    with d2l.use_backend(name):
+        with pytest.raises(TypeError, match=rf"the image X must be a {name} tensor .*, got a numpy ndarray; a host "
+                                            r"array \(the 'numpy' backend's\): convert it with d2l.from_numpy\(...\) "
+                                            r"or d2l.tensor\(...\), or select that backend with "
+                                            r"D2LCONV_BACKEND=numpy / d2l.use_backend\('numpy'\)"):
+            d2l.corr2d(np.ones((3, 3), np.float32), d2l.ones((2, 2)))
 
 
 @pytest.mark.parametrize("bad", [0, -1, (1,), (1, 2, 3), (0, 2), (1.5, 2), "3", True, (2, None)])

@@ -18,7 +18,7 @@ import pytest
 import d2lconv
 from d2lconv.backend import PUBLIC_NAMES, load
 from d2lconv.install import pip_install
-from d2lconv.testing import load_or_skip
+from d2lconv.testing import current, load_or_skip
 
 
 @pytest.fixture
@@ -49,13 +49,33 @@ def test_from_d2lconv_import_backend_as_d2l(pinned):
     assert d2lconv.get_backend() == "numpy"  # the default is untouched
 
 
+class _FailingBackend:
+    """A selected backend whose every op fails: shared code that reaches it ignored its pin."""
+
+    NAME = "failing-stand-in"
+
+    def __getattr__(self, name: str):
+        raise AssertionError(f"d2l.{name} reached the selected backend instead of the pinned one")
+
+
 def test_pinned_namespace_ignores_the_selection(pinned):
+    """Pinned shared code runs on its backend whatever is selected: another installed backend
+    (numpy for the others, another one for numpy), and always a stand-in whose every op fails."""
+    from d2lconv.backend import available_backends
+    from d2lconv.backend import pinned as select_namespace
+
     backend, d2l = pinned
-    other = "numpy" if backend.NAME != "numpy" else None
-    if other:
-        with d2lconv.use_backend(other):
-            assert backend.is_tensor(d2l.corr2d(d2l.ones((3, 3)), d2l.ones((2, 2))))
-            assert d2lconv.get_backend() == other
+    others = [n for n in current().backends if n != backend.NAME and n in available_backends()]
+    selections = [(name, lambda name=name: d2lconv.use_backend(name)) for name in others[:1]]
+    selections.append((_FailingBackend.NAME, lambda: select_namespace(_FailingBackend())))
+    for selected, select in selections:
+        with select():
+            assert d2lconv.get_backend() == selected
+            Y = d2l.corr2d(d2l.ones((3, 3)), d2l.ones((2, 2)), padding=1)
+            assert backend.is_tensor(Y) and d2l.numpy(Y).tolist() == [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2],
+                                                                       [1, 2, 2, 1]]
+            assert backend.is_tensor(d2l.Conv2D(2, seed=0)(d2l.ones((3, 3))))
+            assert d2l.get_backend() == backend.NAME and d2lconv.get_backend() == selected
 
 
 def test_the_books_d2l_calls(pinned):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
-from d2lconv.backend import install_hint
-from d2lconv.install import pip_install, source_checkout
+from d2lconv.backend import FRAMEWORKS, install_hint
+from d2lconv.install import CONSTRAINTS, pip_install, source_checkout
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,3 +38,40 @@ def test_a_copy_outside_a_d2lconv_repository_is_not_a_checkout(tmp_path, monkeyp
     finally:
         monkeypatch.undo()
         install.source_checkout.cache_clear()
+
+
+def test_a_pinned_framework_gets_the_constraints_file_from_a_checkout(tmp_path):
+    """README: an environment holding MXNet next to other frameworks installs with -c constraints/...;
+    the hint says so, relative to where the command is typed, and the file holds the pin."""
+    pins = {name: f.pin for name, f in FRAMEWORKS.items() if f.pin}
+    assert pins == {"mxnet": "numpy<1.24"}
+    assert pip_install("mxnet", cwd=ROOT, pin="numpy<1.24") == (
+        'pip install -e ".[mxnet]" -c constraints/all-backends.txt')
+    assert pip_install("mxnet", cwd=tmp_path, pin="numpy<1.24") == (
+        f'pip install -e "{ROOT}[mxnet]" -c {ROOT / "constraints" / "all-backends.txt"}')
+    assert install_hint("mxnet") == pip_install("mxnet", pin="numpy<1.24")
+    assert " -c " in install_hint("mxnet") and install_hint("mxnet").endswith("all-backends.txt")
+    pinned = re.search(r"^numpy==1\.(\d+)\.", (ROOT / CONSTRAINTS).read_text(), re.M)
+    assert pinned and int(pinned.group(1)) < 24  # the file keeps numpy below 1.24
+    for name in ("numpy", "torch", "jax"):
+        assert " -c " not in install_hint(name) and "numpy<" not in install_hint(name)
+
+
+def test_a_pinned_framework_gets_the_pin_itself_from_an_installed_copy(monkeypatch, tmp_path):
+    """A wheel has no constraints file: the hint names the pin instead."""
+    import d2lconv.install as install
+
+    assert pip_install("mxnet", checkout=None, pin="numpy<1.24") == 'pip install "d2lconv[mxnet]" "numpy<1.24"'
+    monkeypatch.setattr(install, "source_checkout", lambda: None)
+    assert install_hint("mxnet") == 'pip install "d2lconv[mxnet]" "numpy<1.24"'
+    assert install_hint("torch") == 'pip install "d2lconv[torch]"'
+    assert pip_install("mxnet", checkout=tmp_path, cwd=tmp_path, pin="numpy<1.24") == (
+        'pip install -e ".[mxnet]" "numpy<1.24"')  # a checkout without the file: still the pin
+
+
+def test_the_info_table_shows_the_constraints_file(capsys):
+    from d2lconv.cli import main
+
+    assert main(["info", "--json"]) == 0
+    rows = {r["backend"]: r["install"] for r in json.loads(capsys.readouterr().out)["backends"]}
+    assert rows["mxnet"] == install_hint("mxnet") and "all-backends.txt" in rows["mxnet"]

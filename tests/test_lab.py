@@ -75,9 +75,18 @@ def test_lab_opens_the_chapter_as_a_notebook_on_the_chosen_backend(tmp_path):
             time.sleep(0.2)
         client = BlockingKernelClient(connection_file=str(connection))
         client.load_connection_file()
-        client.start_channels()
+        # No heartbeat channel: a client without a KernelManager takes one ping left unanswered
+        # for 1 s as a death, and wait_for_ready then raises "Kernel died before replying to
+        # kernel_info" for a kernel that is still starting on a busy machine. Without it,
+        # wait_for_ready asks for kernel_info until the kernel answers; the server watches the
+        # kernel's process, and a real death shows in its state.
+        client.start_channels(hb=False)
         try:
-            client.wait_for_ready(timeout=60)
+            try:
+                client.wait_for_ready(timeout=180)
+            except RuntimeError as exc:
+                state = api(port, token, f"kernels/{kernel_id}").get("execution_state")
+                pytest.fail(f"{exc} (the server reports the kernel as {state!r})")
             lines = []
             client.execute_interactive("import d2lconv; print(d2lconv.get_backend())", timeout=120,
                                        output_hook=lambda m: lines.append(m["content"].get("text", "")))

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import d2lconv
 from d2lconv.backend import BACKENDS, available_backends
 from d2lconv.install import pip_install
 from d2lconv.testing import BackendsDisagree, BackendsSkipped, Selection, assert_backends_agree, current
@@ -35,6 +36,24 @@ def off_on_one_backend(X):
 def test_disagrees():
     assert_backends_agree(off_on_one_backend, np.ones((2, 3), np.float32))
 '''
+
+
+OWN_WARNING = '''
+import warnings
+
+
+def test_own_warning():
+    # the text of one of MXNet's import-time warnings, which the plugin silences by the module that warns
+    warnings.warn("distutils Version classes are deprecated - the author's own", DeprecationWarning)
+'''
+
+
+def warning_locations(project: Path, stdout: str) -> list[Path]:
+    """The files the warnings summary of a pytest run attributes warnings to."""
+    if "warnings summary" not in stdout:
+        return []
+    summary = stdout.split("warnings summary", 1)[1].split("-- Docs:", 1)[0]
+    return [(project / m).resolve() for m in re.findall(r"^  (\S+?\.py):\d+: \w+", summary, re.M)]
 
 
 def readme_test_file() -> str:
@@ -71,15 +90,24 @@ def test_readme_test_file_runs_once_per_backend_in_a_bare_project(tmp_path):
     victim = current().others[0] if current().others else None
     if victim:
         (tmp_path / "test_wrong.py").write_text(DISAGREEING.format(victim=victim))
+    (tmp_path / "test_own_warning.py").write_text(OWN_WARNING)
     out, outcomes, messages = run_pytest(tmp_path, f"--backends={','.join(names)}")
     assert "d2lconv backends: " in out.stdout, out.stdout + out.stderr  # the plugin loaded, by entry point
     assert not (tmp_path / "conftest.py").exists()
     expected = {f"test_blur_keeps_a_constant_image[{n}]": "passed" for n in names}
     expected["test_blur_agrees_with_numpy"] = "passed"
+    expected["test_own_warning"] = "passed"
     if victim:
         expected["test_disagrees"] = "failed"
     assert outcomes == expected, out.stdout[-3000:]
-    assert Counter(outcomes.values())["passed"] == len(names) + 1
+    assert Counter(outcomes.values())["passed"] == len(names) + 2
+    # the frameworks' own import-time warnings are silenced; the author's warnings still show
+    package = Path(d2lconv.__file__).resolve().parent  # BackendsSkipped, should a backend be missing
+    locations = warning_locations(tmp_path, out.stdout)
+    assert (tmp_path / "test_own_warning.py").resolve() in locations, out.stdout[-3000:]
+    assert "the author's own" in out.stdout
+    foreign = [str(p) for p in locations if not (p.is_relative_to(tmp_path.resolve()) or p.is_relative_to(package))]
+    assert foreign == [], out.stdout[-5000:]
     if victim:
         message = messages["test_disagrees"]
         assert f"backend {victim!r}: result: shape (2, 3), 6 of 6 values differ; largest difference 0.5" in message

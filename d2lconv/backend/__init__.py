@@ -44,12 +44,18 @@ class Framework:
     requires: tuple[str, ...] = ()  # other top-level modules the backend needs
     environ: dict[str, str] = field(default_factory=dict)  # defaults set before the first import
     broken_hint: str = ""  # what to do when it is installed but fails to import
+    #: a requirement a later ``pip install`` must not upgrade past; install hints carry it (``install.pip_install``)
+    pin: str = ""
     #: frameworks that, once imported, make importing this one crash the interpreter
     crashes_after: dict[str, str] = field(default_factory=dict)
     #: regular expressions for the framework's own start-up and compiler log lines on stderr
     #: (not errors): chapter pages leave them out unless asked to be verbose
     log_noise: tuple[str, ...] = ()
     title: str = ""  # how people write its name (tabs, tables); default: the backend's name
+    #: warnings the framework (or what it imports) raises while importing, nothing d2lconv can change:
+    #: pytest ``filterwarnings`` lines (action:message:category:module), matched by the module that
+    #: warns, so a test's own warnings still show; the pytest plugin adds them (pyproject.toml too)
+    import_warnings: tuple[str, ...] = ()
 
 
 #: Backend -> its framework, in the order backends are listed everywhere.
@@ -63,11 +69,16 @@ FRAMEWORKS: dict[str, Framework] = {
         log_noise=(r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR",
                    r"[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] .*",  # absl INFO/WARNING lines
                    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IW] \S+:\d+\] .*",  # TF's own INFO/WARNING
-                   r"oneDNN custom operations are on\..*", r"To enable the following instructions: .*")),
+                   r"oneDNN custom operations are on\..*", r"To enable the following instructions: .*"),
+        import_warnings=("ignore:.*deprecated - use:DeprecationWarning:matplotlib",  # pyparsing 3.3 names
+                         "ignore:jax.xla_computation is deprecated:DeprecationWarning:tensorflow")),
     "mxnet": Framework(
-        "mxnet", "mxnet", "mxnet", title="MXNet",
+        "mxnet", "mxnet", "mxnet", title="MXNet", pin="numpy<1.24",
         broken_hint="MXNet 1.9 only works with numpy < 1.24; reinstall with `pip install \"numpy<1.24\"` "
                     "or use the constraints file constraints/all-backends.txt.",
+        import_warnings=("ignore:distutils Version classes are deprecated:DeprecationWarning:mxnet",
+                         "ignore:In accordance with NEP 32:DeprecationWarning:mxnet",  # mxnet.numpy's fallback table
+                         "ignore:`np.bool` is a deprecated alias:DeprecationWarning:mxnet"),
         # seen on Linux with tensorflow 2.17 and mxnet 1.9.1: SIGSEGV in MXNet's OperatorTune
         # static initialiser when libtensorflow is already loaded (the other order works)
         crashes_after={"tensorflow": "libmxnet's start-up code crashes (segmentation fault) when "
@@ -137,8 +148,21 @@ def env_backend_name() -> str:
 
 
 def install_hint(name: str) -> str:
-    """The pip command that installs the framework behind backend ``name``."""
-    return pip_install(FRAMEWORKS[name].extra)
+    """The pip command that installs the framework behind backend ``name`` (with its ``pin``, if any)."""
+    framework = FRAMEWORKS[name]
+    return pip_install(framework.extra, pin=framework.pin)
+
+
+def framework_of(value: object) -> str | None:
+    """The backend whose framework ``value``'s type comes from (its top-level module), else None.
+
+    Imports nothing; error messages use it to say whose tensor a value passed in is.
+    """
+    top = type(value).__module__.split(".")[0]
+    for name, framework in FRAMEWORKS.items():
+        if top in (framework.module, *framework.requires):
+            return name
+    return None
 
 
 def _import_framework(name: str) -> None:
@@ -372,7 +396,8 @@ def framework_version(name: str) -> str | None:
 __all__ = [
     "ALIASES", "BACKENDS", "BY_NAME", "CONTRACT", "ENV_VAR", "FRAMEWORKS", "PUBLIC_NAMES", "REFERENCE_BACKEND",
     "BackendImportError", "BackendNotInstalledError", "available_backends", "canonical_name",
-    "display_name", "env_backend_name", "framework_version", "get_backend", "host_random", "install_hint",
+    "display_name", "env_backend_name", "framework_of", "framework_version", "get_backend", "host_random",
+    "install_hint",
     "is_log_noise",
     "load", "load_order", "ops",
     "pinned",

@@ -57,6 +57,11 @@ def argmax(x, /, axis=None):
 
 
 def numpy(x, /) -> _np.ndarray:
+    """The values as a host numpy array. Inside value_and_grad the argument is a gradient tracer
+    (``JVPTracer``, ``LinearizeTracer``) holding its value as ``.primal``: that value, detached as
+    on every backend. Under ``jit`` no value exists yet, and JAX's own error says so."""
+    while isinstance(x, jax.Array) and hasattr(x, "primal"):
+        x = x.primal
     return _np.asarray(x)
 
 

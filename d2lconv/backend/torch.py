@@ -115,7 +115,7 @@ def reduce_sum(x, /, axis=None, keepdims=False):
     if axis is None:
         total = torch.sum(x)
         return total.reshape((1,) * x.dim()) if keepdims else total
-    if axis == () or axis == []:  # numpy sums over no axis; torch's empty dim means every axis
+    if type(axis) is not int and len(axis) == 0:  # numpy sums over no axis; torch's empty dim means all
         return x.clone() if x.is_floating_point() else x.to(torch.int64)
     return torch.sum(x, dim=axis, keepdim=keepdims)
 
@@ -127,7 +127,7 @@ def reduce_mean(x, /, axis=None, keepdims=False):
     if axis is None:
         total = torch.mean(x)
         return total.reshape((1,) * x.dim()) if keepdims else total
-    if axis == () or axis == []:
+    if type(axis) is not int and len(axis) == 0:
         return x.clone()
     return torch.mean(x, dim=axis, keepdim=keepdims)
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import ENV_VAR, framework_of
+
 Pair = int | tuple[int, int]
 
 
@@ -42,11 +44,8 @@ def check_pair(value: Any, what: str, caller: str, minimum: int) -> tuple[int, i
 def check_tensor(B: Any, x: Any, what: str, caller: str, ranks: Sequence[int]) -> tuple[int, ...]:
     """Check that ``x`` is a non-empty tensor of the active backend with an allowed rank."""
     if not B.is_tensor(x):
-        hint = ("make one with d2l.tensor(...)" if isinstance(x, (list, tuple, int, float))
-                else "it belongs to another framework: convert it with d2l.tensor(...), or select "
-                     "that framework's backend with D2LCONV_BACKEND / d2l.use_backend(...)")
         raise TypeError(f"{caller}: {what} must be a {B.NAME} tensor (the active d2lconv backend "
-                        f"is {B.NAME!r}), got {describe(x)}; {hint}")
+                        f"is {B.NAME!r}), got {_not_a_tensor(x, B.NAME)}")
     shape = B.shape(x)
     if len(shape) not in ranks:
         layouts = {2: "(height, width)", 3: "(channels, height, width)",
@@ -58,6 +57,27 @@ def check_tensor(B: Any, x: Any, what: str, caller: str, ranks: Sequence[int]) -
         raise ValueError(f"{caller}: {what} has an empty dimension (shape {shape}); every "
                          f"dimension must be at least 1")
     return shape
+
+
+def _not_a_tensor(x: Any, active: str) -> str:
+    """What ``x`` is, and what to do instead, for a value that is not a tensor of backend ``active``."""
+    if x is None:
+        return "None, not a tensor; pass a tensor, e.g. d2l.tensor([[0.0, 1.0], [2.0, 3.0]])"
+    if isinstance(x, (str, bytes)):
+        text = repr(x) if len(x) <= 40 else f"{repr(x[:37])[:-1]}...{repr(x)[-1]}"
+        return (f"{describe(x)} ({text}), not a tensor; pass a tensor of numbers, "
+                f"e.g. d2l.tensor([[0.0, 1.0], [2.0, 3.0]])")
+    if isinstance(x, (list, tuple, int, float)):
+        return f"{describe(x)}; make one with d2l.tensor(...)"
+    owner = framework_of(x)
+    if owner is not None and owner != active:
+        if isinstance(x, np.ndarray):
+            whose, convert = f"a host array (the {owner!r} backend's)", "d2l.from_numpy(...) or d2l.tensor(...)"
+        else:
+            whose, convert = f"it belongs to another framework (the {owner!r} backend)", "d2l.tensor(...)"
+        return (f"{describe(x)}; {whose}: convert it with {convert}, or select that backend with "
+                f"{ENV_VAR}={owner} / d2l.use_backend({owner!r})")
+    return f"{describe(x)}, which is not a tensor; make one with d2l.tensor(...) from numbers or nested lists"
 
 
 def as_float(B: Any, x: Any, other: Any = None) -> Any:

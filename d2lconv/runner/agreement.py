@@ -9,13 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..agreement import Disagreement, compared_runs, run_label
+from ..sections import book_order, chapter_sections
 
 
 def format_table(runs: list[dict[str, Any]], disagreements: list[Disagreement],
                  rows: list[str] | None = None) -> str:
     """One row per run label (backend, or backend @ environment), one column per chapter:
-    status, seconds, and whether the run agrees with the reference; then every problem."""
-    chapters = sorted({r["chapter"] for r in runs})
+    status, seconds, and whether the run agrees with the reference; then every problem. Chapters
+    come in the book's order (the section numbers the runs recorded)."""
+    chapters = book_order((r["chapter"] for r in runs), chapter_sections(runs))
     by_key = {(r["chapter"], run_label(r)): r for r in runs}
     rows = rows or list(dict.fromkeys(run_label(r) for r in runs))
     bad = {(d.chapter, d.backend) for d in disagreements}

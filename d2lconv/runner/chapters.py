@@ -2,25 +2,32 @@
 
 A run reads the chapter (jupytext markdown), executes it with nbclient in a fresh kernel whose
 ``D2LCONV_BACKEND`` names the backend, and writes ``<build>/<backend>/<chapter>.ipynb``, ``.html``
-and ``.results.json``. Nothing is written into the chapter's folder; every file is written to a
-temporary name and renamed into place, and a failed run writes ``<chapter>.failed.*`` and
-leaves the last good outputs alone.
+and ``.results.json``. Nothing is written into the chapter's folder; a run's files are written to
+temporary names and renamed into place together at its end, with Ctrl-C and SIGTERM held off
+while they are (an interrupted run leaves none of them), and a failed run writes
+``<chapter>.failed.*`` and leaves the last good outputs alone. The pages load MathJax from
+``<build>/mathjax`` (copied there once), so they read offline.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_json_atomic, write_text_atomic
 from ..backend import canonical_name, is_log_noise, load
+from ..install import pip_install, source_checkout
+from ..mathjax import ensure_mathjax
 from ..results import RESULTS_ENV
+from ..sections import section_of
 
 CHAPTER_SUFFIXES = (".md", ".ipynb", ".py")
 
@@ -44,6 +51,7 @@ class RunResult:
     cell: int | None = None
     source: str | None = None  # the chapter file run
     source_sha256: str | None = None  # of its text: merged builds must have run the same text
+    section: str | None = None  # the book's section number, from the chapter's front matter (its place)
     recorded: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -52,13 +60,23 @@ class RunResult:
         return data
 
 
+def shipped_chapters_dir() -> Path:
+    """The chapters that come with d2lconv: ``d2lconv/chapters`` inside an installed package (the
+    wheel carries them), else the ``chapters/`` folder of the source checkout."""
+    package = Path(__file__).resolve().parents[1]
+    inside = package / "chapters"
+    if inside.is_dir():
+        return inside
+    return (source_checkout() or package.parent) / "chapters"
+
+
 def default_chapters_dir() -> Path:
-    """``$D2LCONV_CHAPTERS``, else ``./chapters``, else the chapters folder of this checkout."""
+    """``$D2LCONV_CHAPTERS``, else ``./chapters`` (a copy of one's own), else the shipped chapters."""
     env = os.environ.get("D2LCONV_CHAPTERS")
     if env:
         return Path(env)
     here = Path.cwd() / "chapters"
-    return here if here.is_dir() else Path(__file__).resolve().parents[2] / "chapters"
+    return here if here.is_dir() else shipped_chapters_dir()
 
 
 def list_chapters(chapters_dir: Path | None = None) -> list[Path]:
@@ -92,6 +110,44 @@ def select_chapters(names: list[str], chapters_dir: Path | None = None) -> list[
     if not chosen:
         raise ChapterError("no chapters found; give a chapter path or --chapters-dir")
     return chosen
+
+
+def chapter_title(path: Path) -> str:
+    """The chapter's first ``# `` heading, read from its text (no notebook tools needed)."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return path.stem
+
+
+def copy_chapters(destination: Path, chapters_dir: Path | None = None) -> tuple[list[Path], list[Path]]:
+    """Copy the chapters into ``destination`` to edit them there; returns (copied, kept).
+
+    A file already at the destination is never replaced (it may be the learner's own edits): it
+    is kept and listed. The chapters read from are never written to.
+    """
+    from ..atomic import write_new_file
+
+    source = chapters_dir or default_chapters_dir()
+    chapters = list_chapters(source)
+    if not chapters:
+        raise ChapterError(f"no chapters in {source} to copy")
+    destination = Path(destination)
+    if destination.resolve() == source.resolve():
+        raise ChapterError(f"{str(destination)!r} is the folder the chapters are read from; copy them elsewhere")
+    try:
+        destination.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ChapterError(f"cannot create {str(destination)!r} ({exc.strerror or exc})") from exc
+    copied, kept = [], []
+    for chapter in chapters:
+        target = destination / chapter.name
+        try:
+            write_new_file(target, chapter.read_text(encoding="utf-8"))
+            copied.append(target)
+        except FileExistsError:
+            kept.append(target)
+    return copied, kept
 
 
 def read_notebook(path: Path):
@@ -153,6 +209,11 @@ def run_chapter(chapter: str | Path, backend: str, build_dir: Path | str = "buil
     if not any(c.cell_type == "code" for c in nb.cells):
         raise ChapterError(f"chapter {str(path)!r} has no code cells: is it a jupytext notebook "
                            f"(MyST markdown with a jupytext header, or .ipynb)?")
+    try:
+        ensure_mathjax(Path(build_dir) / MATHJAX_DIR)
+    except FileNotFoundError:
+        raise ChapterError(f"the chapter pages need MathJax 3 files, which are not installed; install "
+                           f"them with: {pip_install('chapters')}") from None
     failed_cell: dict[str, int] = {}
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
 
@@ -193,13 +254,13 @@ def run_chapter(chapter: str | Path, backend: str, build_dir: Path | str = "buil
     else:
         names = {"notebook": out_dir / f"{stem}.failed.ipynb", "html": out_dir / f"{stem}.failed.html",
                  "results": out_dir / f"{stem}.failed.results.json"}
-    write_text_atomic(names["notebook"], nbformat.writes(nb))
-    write_text_atomic(names["html"], to_html(nb))
-    write_json_atomic(names["results"], recorded)
+    write_together({names["notebook"]: nbformat.writes(nb), names["html"]: to_html(nb),
+                    names["results"]: json.dumps(recorded, indent=1)})
     result = RunResult(stem, backend, "ok" if error is None else "failed", round(seconds, 2),
                        notebook=str(names["notebook"]), html=str(names["html"]),
                        results=str(names["results"]), recorded=recorded,
-                       source=str(path), source_sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+                       source=str(path), source_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+                       section=section_of(nb.metadata))
     if error is not None:
         index = failed_cell.get("index")
         result.cell = code_cells.index(index) + 1 if index in code_cells else None
@@ -231,10 +292,79 @@ def drop_log_noise(nb) -> None:
         cell["outputs"] = kept
 
 
-def to_html(nb) -> str:
-    """The executed notebook as one self-contained HTML page (figures embedded)."""
+@contextmanager
+def _signals_held():
+    """Hold Ctrl-C (SIGINT) and SIGTERM off until the block ends, then deliver the first one that
+    came (main thread only: Python runs signal handlers there). Python-level handlers, not a
+    signal mask: a mask holds only one thread, and any other thread would take the signal."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    old = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        if caught:
+            signal.raise_signal(caught[0])  # SIGINT: KeyboardInterrupt here; SIGTERM: as it would have
+
+
+def write_together(files: dict[Path, str]) -> None:
+    """Write every file to a temporary name, then rename them all into place with Ctrl-C held off:
+    an interrupt leaves either all of a run's files or none (never a notebook without its page)."""
+    temps: dict[Path, Path] = {}
+    try:
+        for path, text in files.items():
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            temps[path] = Path(tmp)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600
+        with _signals_held():
+            for path, tmp in temps.items():
+                os.replace(tmp, path)
+    finally:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+#: where in a build directory the pages find MathJax: ``BUILD/BACKEND/CHAPTER.html`` -> ``../mathjax``
+MATHJAX_DIR = "mathjax"
+#: nbconvert's lab template with MathJax 3 from beside the pages and nothing from the network (no
+#: require.js, no mermaid, no MathJax 2 from a CDN); the delimiters and options are nbconvert's
+RUN_PAGE_TEMPLATE = r"""{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_js_mathjax -%}
+<script>
+window.MathJax = {
+  tex: {inlineMath: [["$", "$"], ["\\(", "\\)"]], displayMath: [["$$", "$$"], ["\\[", "\\]"]],
+        processEscapes: true, processEnvironments: true, tags: "ams"},
+  loader: {load: ["ui/safe"]},
+  options: {menuOptions: {settings: {assistiveMml: true, explorer: false}}},
+};
+</script>
+<script defer src="{{ resources.d2lconv_mathjax }}"></script>
+{%- endblock html_head_js_mathjax -%}
+"""
+
+
+def to_html(nb, mathjax_url: str = f"../{MATHJAX_DIR}/tex-chtml.js") -> str:
+    """The executed notebook as one HTML page (figures embedded) whose math MathJax typesets from
+    ``mathjax_url`` (relative: ``BUILD/mathjax``, beside the backend folders); nothing from the network."""
+    import jinja2
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(nb)
+    exporter = HTMLExporter(extra_loaders=[jinja2.DictLoader({"d2lconv-run.html.j2": RUN_PAGE_TEMPLATE})],
+                            template_file="d2lconv-run.html.j2")
+    body, _ = exporter.from_notebook_node(nb, resources={"d2lconv_mathjax": mathjax_url})
     return body
 

@@ -143,6 +143,32 @@ def _lab(args: argparse.Namespace) -> int:
         return _usage_error("lab", exc)
 
 
+def _chapters(args: argparse.Namespace) -> int:
+    from .chapters import ChapterError, chapter_title, copy_chapters, default_chapters_dir, list_chapters
+
+    folder = args.chapters_dir or default_chapters_dir()
+    if args.copy is None:
+        chapters = list_chapters(folder)
+        if not chapters:
+            return _usage_error("chapters", f"no chapters in {folder}")
+        width = max(len(p.stem) for p in chapters) + 2
+        for path in chapters:
+            print(f"{path.stem:<{width}}{chapter_title(path)}")
+        print(f"({len(chapters)} chapters in {folder}; `d2lconv chapters --copy DIR` copies them to edit)")
+        return 0
+    try:
+        copied, kept = copy_chapters(Path(args.copy), folder)
+    except ChapterError as exc:
+        return _usage_error("chapters", exc)
+    print(f"copied {len(copied)} chapters from {folder} to {args.copy}")
+    if kept:
+        print(f"kept {len(kept)} files already there (never overwritten): {', '.join(p.name for p in kept)}")
+    example = (copied + kept)[0].stem
+    print(f"run your copies with --chapters-dir (or D2LCONV_CHAPTERS={args.copy}): "
+          f"d2lconv run {example} --chapters-dir {args.copy}")
+    return 0
+
+
 def _build(args: argparse.Namespace) -> int:
     from ..site.build import SiteError, build_site
 
@@ -155,8 +181,10 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Add run, matrix, compare, build and lab to the ``d2lconv`` command's subcommands."""
-    common = argparse.ArgumentParser(add_help=False)
+    """Add run, matrix, compare, build, chapters and lab to the ``d2lconv`` command's subcommands."""
+    # the subcommands' parsers come from `sub` (d2lconv.cli.Parser: no prefix matching); these shared
+    # options are copied into them, and are no prefixes either
+    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     common.add_argument("--build-dir", default="build", metavar="DIR",
                         help="where executed notebooks, HTML pages and results go (default: build)")
     common.add_argument("--chapters-dir", type=Path, default=None, metavar="DIR",
@@ -224,6 +252,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                        help="the build directory of `d2lconv matrix` (default: build)")
     build.add_argument("--verbose", "-v", action="store_true", help="show Sphinx's messages")
     build.set_defaults(func=_build)
+
+    chapters = sub.add_parser(
+        "chapters", help="list the chapters, or copy them somewhere to edit them",
+        description="List the chapters short names resolve to ($D2LCONV_CHAPTERS, else ./chapters, else the "
+                    "ones that come with d2lconv), or with --copy DIR copy them into DIR to edit them. A file "
+                    "already in DIR is never overwritten; the installed chapters are never written to.")
+    chapters.add_argument("--copy", default=None, metavar="DIR", help="copy the chapters into DIR")
+    chapters.add_argument("--chapters-dir", type=Path, default=None, metavar="DIR",
+                          help="list or copy the chapters of DIR instead")
+    chapters.set_defaults(func=_chapters)
 
     lab = sub.add_parser(
         "lab", help="open a chapter as a notebook in JupyterLab on a chosen backend",

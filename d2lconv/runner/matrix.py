@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -17,8 +18,12 @@ from typing import Any
 from ..agreement import ATOL, RTOL, Disagreement, check_agreement
 from ..atomic import write_json_atomic
 from ..backend import BACKENDS
+from ..sections import chapter_sections, section_key
 from .agreement import format_table as _format_runs
 from .environment import describe
+
+#: seconds an interrupted run has to clean up before it is killed
+STOP_GRACE = 20
 
 
 @dataclass
@@ -96,9 +101,19 @@ class Matrix:
         """Release what ``_open`` acquired."""
 
     def _stop_running(self) -> None:
-        """Stop the runs under way (Ctrl-C)."""
-        for proc in list(self._procs):
-            proc.terminate()
+        """Stop the runs under way (Ctrl-C): SIGINT, as a terminal sends it, so each run cleans up
+        (its kernel shut down, no temporary file left, none of its files written); SIGKILL after
+        ``STOP_GRACE`` seconds."""
+        procs = list(self._procs)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + STOP_GRACE
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
     def earlier_runs(self, environment: dict[str, Any], rerun: set[tuple[str, str]]) -> list[dict[str, Any]]:
         """The runs of an earlier matrix in this build directory that this one does not repeat.
@@ -124,6 +139,16 @@ class Matrix:
                 kept.append({**run, "earlier": True})
         return kept
 
+    def _prepare_build_dir(self) -> None:
+        """Copy MathJax into the build directory once, for the pages (also those a Dask worker made)."""
+        from ..mathjax import ensure_mathjax
+        from .chapters import MATHJAX_DIR
+
+        try:
+            ensure_mathjax(self.build_dir / MATHJAX_DIR)
+        except FileNotFoundError:
+            pass  # each run reports it, with the install command
+
     def _save(self, report: MatrixReport) -> None:
         report.disagreements = check_agreement(report.runs)
         write_json_atomic(self.summary_path, report.to_json())
@@ -137,6 +162,7 @@ class Matrix:
         report, bar, pool = MatrixReport(), None, None
         try:
             report.environment = self._open()
+            self._prepare_build_dir()
             report.runs = self.earlier_runs(report.environment, {(c.stem, b) for c, b in jobs})
             bar = tqdm(total=len(jobs), desc="chapter matrix", unit="run", disable=not self.progress,
                        file=sys.stderr)
@@ -165,7 +191,9 @@ class Matrix:
                 pool.shutdown(wait=True)
             self._close()
         order = list(dict.fromkeys([*self.backends, *BACKENDS]))
-        report.runs.sort(key=lambda r: (r["chapter"], order.index(r["backend"]) if r["backend"] in order else 99))
+        sections = chapter_sections(report.runs)  # chapters in the book's order
+        report.runs.sort(key=lambda r: (section_key(r["chapter"], sections.get(r["chapter"])),
+                                        order.index(r["backend"]) if r["backend"] in order else 99))
         self._save(report)
         return report
 

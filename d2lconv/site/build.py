@@ -14,10 +14,33 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..install import pip_install
+from ..mathjax import copy_mathjax
+from ..sections import book_order, section_of
 from .merge import MergeError, find_runs, merge_chapter, run_records, title_of
 
 SITE_MODULES = ("sphinx", "myst_nb", "sphinx_design", "sphinx_book_theme", "sphinx-mathjax-offline")
-MATHJAX_PARTS = ("output/chtml/fonts/woff-v2", "input/tex/extensions", "ui", "a11y")
+
+
+#: MathJax 3 cannot break a long display equation into lines: scale each one that is wider than
+#: the column down to fit it (to half size at most; past that it scrolls), again on resize
+FIT_MATH_JS = """// d2lconv: display equations wider than the column are scaled down to fit it.
+(function () {
+  function fit() {
+    document.querySelectorAll('mjx-container[display="true"] > mjx-math').forEach(function (math) {
+      var box = math.parentElement;
+      if (!math.dataset.d2lSize) math.dataset.d2lSize = getComputedStyle(math).fontSize;
+      var size = parseFloat(math.dataset.d2lSize);
+      math.style.fontSize = size + "px";
+      var full = math.getBoundingClientRect().width, room = box.clientWidth;
+      if (full > room && room > 0) math.style.fontSize = Math.max(size / 2, size * room / full * 0.98) + "px";
+    });
+  }
+  window.addEventListener("load", function () {
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise) MathJax.startup.promise.then(fit);
+  });
+  window.addEventListener("resize", fit);
+})();
+"""
 
 
 class SiteError(Exception):
@@ -43,14 +66,10 @@ def missing_site_tools() -> str | None:
 
 def _vendor_mathjax(dest: Path) -> None:
     """Copy the parts of MathJax 3 the pages load (2.9 MB of the 24 MB) into ``dest/mathjax``."""
-    spec = importlib.util.find_spec("sphinx-mathjax-offline")  # ships MathJax 3.2.2; used as a file source
-    if spec is None or not spec.submodule_search_locations:
-        raise SiteError(f"MathJax files not found; install them with: {pip_install('site')}")
-    source = Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax"
-    (dest / "mathjax").mkdir(parents=True)
-    shutil.copy(source / "tex-chtml.js", dest / "mathjax" / "tex-chtml.js")
-    for part in MATHJAX_PARTS:
-        shutil.copytree(source / part, dest / "mathjax" / part)
+    try:
+        copy_mathjax(dest / "mathjax")  # from sphinx-mathjax-offline (MathJax 3.2.2), used as a file source
+    except FileNotFoundError:
+        raise SiteError(f"MathJax files not found; install them with: {pip_install('site')}") from None
 
 
 def build_site(build_dir: Path, quiet: bool = True) -> Site:
@@ -66,8 +85,9 @@ def build_site(build_dir: Path, quiet: bool = True) -> Site:
     started = time.perf_counter()
     found = find_runs(build_dir)
     if not found:
-        raise SiteError(f"no chapter runs (BACKEND/CHAPTER.ipynb) under {str(build_dir)!r}; "
-                        f"run `d2lconv matrix --build-dir {build_dir}` first")
+        raise SiteError(f"no chapter runs (BACKEND/CHAPTER.ipynb) recorded in {str(build_dir / 'matrix.json')!r} "
+                        f"(the site shows only the runs a matrix recorded); run `d2lconv matrix --build-dir "
+                        f"{build_dir}` first")
     runs = run_records(build_dir, found)
     target = build_dir / "site"
     work = Path(tempfile.mkdtemp(dir=build_dir, prefix=".site-"))
@@ -75,9 +95,10 @@ def build_site(build_dir: Path, quiet: bool = True) -> Site:
         src = work / "src"
         (src / "_static").mkdir(parents=True)
         shutil.copy(Path(__file__).with_name("static") / "d2lconv.css", src / "_static" / "d2lconv.css")
+        (src / "_static" / "d2lconv-fit-math.js").write_text(FIT_MATH_JS, encoding="utf-8")
         _vendor_mathjax(src / "_mathjax")
         (src / "conf.py").write_text("from d2lconv.site.sphinx_conf import *  # noqa: F403\n")
-        titles = {}
+        titles, sections = {}, {}
         for chapter, by_backend in sorted(found.items()):
             try:
                 merged = merge_chapter(chapter, by_backend)
@@ -85,7 +106,9 @@ def build_site(build_dir: Path, quiet: bool = True) -> Site:
                 raise SiteError(str(exc)) from None
             nbformat.write(merged, src / f"{chapter}.ipynb")
             titles[chapter] = title_of(merged) or chapter
-        write_index(src, titles, runs)
+            sections[chapter] = section_of(merged.metadata)
+        order = book_order(titles, sections)  # the index, the sidebar and previous/next follow it
+        write_index(src, {c: titles[c] for c in order}, runs)
         code = build_main(["-b", "html", "-E", "-d", str(work / "doctrees"), *(["-q"] if quiet else []),
                            str(src), str(work / "html")])
         if code != 0:
@@ -104,4 +127,4 @@ def build_site(build_dir: Path, quiet: bool = True) -> Site:
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
-    return Site(target / "html", sorted(found), round(time.perf_counter() - started, 1))
+    return Site(target / "html", order, round(time.perf_counter() - started, 1))

@@ -17,20 +17,33 @@ class MergeError(Exception):
     """The runs of a chapter cannot be shown on one page; the message says which and why."""
 
 
-def find_runs(build: Path) -> dict[str, dict[str, tuple[Path, str]]]:
-    """``{chapter: {backend: (notebook, "ok" | "failed")}}``, backends in their usual order.
+def recorded_runs(build: Path) -> list[dict[str, Any]]:
+    """The runs ``BUILD/matrix.json`` recorded (none when there is no readable one)."""
+    try:
+        runs = json.loads((build / "matrix.json").read_text()).get("runs", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [r for r in runs if isinstance(r, dict) and r.get("chapter") and r.get("backend")]
 
-    A failed run writes ``CHAPTER.failed.ipynb`` and keeps the last good notebook; the newer of the
-    two is shown, so a page never hides a failure behind older good outputs.
+
+def find_runs(build: Path) -> dict[str, dict[str, tuple[Path, str]]]:
+    """``{chapter: {backend: (notebook, "ok" | "failed")}}`` for the runs ``matrix.json`` recorded,
+    backends in their usual order.
+
+    Only recorded runs count: a notebook no matrix recorded (a run Ctrl-C stopped, one made by hand)
+    is never shown as if it had finished. The recorded status picks the notebook: a failed run's is
+    ``CHAPTER.failed.ipynb`` (the last good one stays beside it and is not shown).
     """
+    status = {(r["chapter"], r["backend"]): r.get("status") for r in recorded_runs(build)}
     chapters: dict[str, dict[str, tuple[Path, str]]] = {}
-    for backend in BACKENDS:
-        for notebook in sorted((build / backend).glob("*.ipynb")):
-            failed = notebook.name.endswith(FAILED_SUFFIX)
-            chapter = notebook.name[:-len(FAILED_SUFFIX)] if failed else notebook.stem
-            old = chapters.setdefault(chapter, {}).get(backend)
-            if old is None or notebook.stat().st_mtime > old[0].stat().st_mtime:
-                chapters[chapter][backend] = (notebook, "failed" if failed else "ok")
+    for chapter in sorted({c for c, _ in status}):
+        for backend in BACKENDS:
+            state = status.get((chapter, backend))
+            if state not in ("ok", "failed"):
+                continue
+            notebook = build / backend / (f"{chapter}{FAILED_SUFFIX}" if state == "failed" else f"{chapter}.ipynb")
+            if notebook.is_file():
+                chapters.setdefault(chapter, {})[backend] = (notebook, state)
     return chapters
 
 
@@ -39,10 +52,7 @@ def run_records(build: Path, found: dict[str, dict[str, tuple[Path, str]]]) -> l
     runs ``matrix.json`` knows that could not start; results read from this build directory."""
     runs = [{"chapter": c, "backend": b, "status": status, "seconds": 0.0}
             for c, by_backend in found.items() for b, (_, status) in by_backend.items()]
-    try:
-        earlier = json.loads((build / "matrix.json").read_text()).get("runs", [])
-    except (OSError, ValueError):
-        earlier = []
+    earlier = recorded_runs(build)
     shown = {(r["chapter"], r["backend"]) for r in runs}
     runs += [{**r, "results": None} for r in earlier if (r.get("chapter"), r.get("backend")) not in shown
              and r.get("chapter") in found]
@@ -65,7 +75,8 @@ def merge_chapter(chapter: str, by_backend: dict[str, tuple[Path, str]]) -> Any:
             raise MergeError(f"chapter {chapter!r}: the {backend} run's cells differ from the {ref_backend} "
                              f"run's; run every backend from the same chapter text (d2lconv matrix)")
     merged = nbformat.v4.new_notebook(metadata=copy.deepcopy(ref.metadata))
-    merged.metadata["d2lconv"] = {"backends": list(notebooks), "status": {b: s for b, (_, s) in by_backend.items()}}
+    merged.metadata["d2lconv"] = {**(merged.metadata.get("d2lconv") or {}),  # the chapter's own (its section)
+                                  "backends": list(notebooks), "status": {b: s for b, (_, s) in by_backend.items()}}
     for i, cell in enumerate(ref.cells):
         if cell.cell_type != "code":
             merged.cells.append(copy.deepcopy(cell))

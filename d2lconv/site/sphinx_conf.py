@@ -20,6 +20,7 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints", "_mathjax"]
 
 html_static_path = ["_static", "_mathjax"]  # _mathjax/mathjax/ lands in _static/mathjax/
 html_css_files = ["d2lconv.css"]
+html_js_files = ["d2lconv-fit-math.js"]  # written by build: long equations fit the column
 mathjax_path = "mathjax/tex-chtml.js"  # relative: served from _static/, never a CDN
 mathjax3_config = {
     # the speech explorer would load sre/, which is not copied: keep it off

@@ -6,6 +6,8 @@ missing fails instead of skipping; ``$D2LCONV_REQUIRE_BACKENDS`` names them one 
 Fixtures: ``backend`` (the op namespace, active for the test, once per backend: ``test_x[torch]``),
 ``backend_name`` (the name only) and ``d2lconv_backends`` (the selected names). Marker:
 ``needs_backends(*names, others=0)`` deselects a test whose backends this run does not cover.
+The frameworks' own import-time warnings (``Framework.import_warnings``) are silenced; a test's own
+warnings are not.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from ..backend import load, use_backend
+from ..backend import FRAMEWORKS, load, use_backend
 from . import selection
 from .selection import Selection
 
@@ -34,11 +36,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", NEEDS_MARKER)
+    _silence_framework_import_warnings(config)
     try:
         chosen = Selection.from_options(config.getoption("backends"), config.getoption("require_backends") or None)
     except ValueError as exc:
         raise pytest.UsageError(f"d2lconv: {exc}") from None
     selection.activate(chosen)
+
+
+def _silence_framework_import_warnings(config: pytest.Config) -> None:
+    """Add each framework's named import-time warnings to ``filterwarnings``, before the project's own
+    filters (pytest applies later lines over earlier ones), so a project or ``-W`` can still show them."""
+    ours = [spec for framework in FRAMEWORKS.values() for spec in framework.import_warnings]
+    lines = config.getini("filterwarnings")  # the list pytest reads; addinivalue_line appends to it too
+    lines[:0] = [spec for spec in ours if spec not in lines]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:  # noqa: ARG001

@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import nox
@@ -44,11 +45,13 @@ ENVIRONMENTS = {
 }
 #: What the tests themselves need besides d2lconv (the numpy environment gets only these).
 TEST_TOOLS = ("pytest>=7", "hypothesis>=6.80", "scipy>=1.10")
-#: The numpy environment's tests: the backend contract and the shared code (no chapter tools there).
+#: The numpy environment's tests: the backend contract, the shared code and the package (the others
+#: need the chapter tools, which this environment leaves out on purpose).
 NUMPY_TESTS = ("tests/test_backend_contract.py", "tests/test_rank_sweep.py", "tests/test_backend_selection.py",
                "tests/test_loader.py", "tests/test_conv.py", "tests/test_padding_stride.py", "tests/test_channels.py",
                "tests/test_pooling.py", "tests/test_d2l_idiom.py", "tests/test_init.py", "tests/test_registry.py",
-               "tests/test_layers.py", "tests/test_robustness.py")
+               "tests/test_layers.py", "tests/test_robustness.py", "tests/test_kernels.py", "tests/test_receptive.py",
+               "tests/test_install_hints.py", "tests/test_packaging.py", "tests/test_markdown_tables.py")
 
 
 def _install(session: nox.Session, extras: str, constraints: str | None) -> None:
@@ -157,20 +160,26 @@ def package(session: nox.Session) -> None:
     session.run("python", "-m", "twine", "check", "--strict", *map(str, sorted(dist.iterdir())))
     (wheel,) = dist.glob("d2lconv-*.whl")
     session.install(f"d2lconv[chapters] @ {wheel.resolve().as_uri()}", "-c", "constraints/current.txt")
+    # the wheel just built, even where a reused environment holds one of the same version
+    session.install("--force-reinstall", "--no-deps", str(wheel))
     session.run("python", "-m", "pip", "check")
-    outside = Path(session.create_tmp()) / "learner"
-    shutil.rmtree(outside, ignore_errors=True)
-    outside.mkdir(parents=True)
+    outside = Path(tempfile.mkdtemp(prefix="d2lconv-learner-"))  # no checkout, no chapters/ folder here
     checkout = Path.cwd()
     session.chdir(outside)
     env = {"D2LCONV_BACKEND": "", "D2LCONV_CHAPTERS": ""}
-    session.run("python", "-c", "import d2lconv, sys; assert 'site-packages' in d2lconv.__file__, d2lconv.__file__",
-                env=env)
-    session.run("d2lconv", "--version", env=env)
-    session.run("d2lconv", "chapters", env=env)
-    session.run("d2lconv", "run", "convolutions-for-images", "--build-dir", "out", env=env)
-    session.run("d2lconv", "chapters", "--copy", "mine", env=env)
-    session.chdir(checkout)
+    try:
+        session.run("python", "-c", "import d2lconv; assert 'site-packages' in d2lconv.__file__, d2lconv.__file__",
+                    env=env)
+        session.run("d2lconv", "--version", env=env)
+        session.run("d2lconv", "chapters", env=env)
+        session.run("d2lconv", "run", "convolutions-for-images", "--build-dir", "out", env=env)
+        session.run("d2lconv", "matrix", "padding", "--backends", "numpy", "--build-dir", "out", "--no-progress",
+                    env=env)
+        session.run("d2lconv", "chapters", "--copy", "mine", env=env)
+        session.run("d2lconv", "run", "pooling", "--chapters-dir", "mine", "--build-dir", "out", env=env)
+    finally:
+        session.chdir(checkout)
+        shutil.rmtree(outside, ignore_errors=True)
 
 
 @nox.session

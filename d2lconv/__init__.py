@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import re
-import sys
 from typing import Any
 
 from ._version import __version__ as __version__  # re-exported
@@ -21,31 +19,10 @@ from .backend import (
     PUBLIC_NAMES,
     bind_default,
     contexts_open,
-    env_backend_name,
     ops,
     register_binder,
 )
 from .registry import PUBLIC
-
-
-def _is_the_command(argv: list[str] | None = None, orig_argv: list[str] | None = None) -> bool:
-    """Whether this process is the ``d2lconv`` command (its console script, or ``python -m d2lconv.cli``).
-
-    Every ``import d2lconv.cli`` runs this file first; the command checks ``D2LCONV_BACKEND``
-    itself where the variable matters (one-line error, exit 2), so ``--help`` and an explicit
-    ``--backend`` work whatever it holds.
-    """
-    argv = sys.argv if argv is None else argv
-    orig_argv = getattr(sys, "orig_argv", []) if orig_argv is None else orig_argv
-    first = argv[0] if argv else ""
-    if first == "-m":  # python -m d2lconv.cli: runpy imports this package while it finds the module
-        return any(arg in (f"{__name__}.cli", f"-m{__name__}.cli") for arg in orig_argv[1:])
-    script = re.split(r"[\\/]", first)[-1]  # a path of either kind (pip's launchers on Windows)
-    return re.sub(r"(-script\.pyw?|\.exe)$", "", script) == __name__
-
-
-if not _is_the_command():
-    env_backend_name()  # fail at import on a bad D2LCONV_BACKEND (checks the name, imports nothing)
 
 #: Where shared content lives: every module of these packages (and these modules) is imported,
 #: and registers its public names where it defines them (``registry.public``). Everything below

@@ -9,10 +9,19 @@ from pathlib import Path
 from typing import Any
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+#: The process's umask, read once at import: reading it means setting it, and a file another
+#: thread created in between would get the wrong permissions.
+UMASK = _read_umask()
+
+
+def _umask() -> int:
+    return UMASK
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -5,6 +5,11 @@ d2lconv's shared code (``corr2d``, ``Conv2D``, ``kernels``, ...) wrapped so that
 runs on that backend, whatever ``D2LCONV_BACKEND`` or ``set_backend`` say. ``import d2lconv as
 d2l`` keeps following the selection.
 
+A pinned class pins its methods (a generator they return runs each step on the backend too),
+static and class methods, properties and cached properties, inherited ones and those of classes
+derived from it. Not pinned: an iterator that is not a generator (``map``, a hand-written
+iterator class), async generators, and property subclasses; shared code returns generators.
+
 ``d2lconv.numpy`` is both: the namespace pinned to the numpy backend (``from d2lconv import
 numpy as d2l``) and, called, the ``numpy(x)`` op of the backend in force (``d2l.numpy(x)``), so
 neither spelling hands back the wrong object.
@@ -75,7 +80,7 @@ def _pin_member(name: str, member: Any, namespace: Any) -> Any:
         return staticmethod(_pin_function(member.__func__, namespace))
     if isinstance(member, classmethod):
         return classmethod(_pin_function(member.__func__, namespace))
-    if isinstance(member, property):
+    if type(member) is property:  # a property subclass may carry more than fget/fset/fdel: left as it is
         return property(*(None if f is None else _pin_function(f, namespace)
                           for f in (member.fget, member.fset, member.fdel)), member.__doc__)
     if isinstance(member, functools.cached_property):

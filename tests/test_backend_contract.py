@@ -270,6 +270,18 @@ def test_value_and_grad_of_one_pytree_argument(backend):
     assert grads == {} and float(d2l.numpy(value)) == pytest.approx(float(M.sum()), rel=1e-5)
 
 
+def test_value_and_grad_of_one_tensor_in_two_places(backend):
+    """Tied weights: the same tensor twice in a tree (or under two argnums) gets each place's own
+    gradient, as on numpy (TensorFlow's tape used to hand both the sum)."""
+    x = backend.from_numpy(M)
+    _, (g0, g1) = d2l.value_and_grad(lambda p: d2l.reduce_sum(p[0]) + 3.0 * d2l.reduce_sum(p[1]))([x, x])
+    np.testing.assert_allclose(d2l.numpy(g0), np.ones_like(M))
+    np.testing.assert_allclose(d2l.numpy(g1), 3 * np.ones_like(M))
+    _, (ga, gb) = d2l.value_and_grad(lambda a, b: d2l.reduce_sum(a * b), argnums=(0, 1))(x, x)
+    np.testing.assert_allclose(d2l.numpy(ga), M, rtol=1e-6)
+    np.testing.assert_allclose(d2l.numpy(gb), M, rtol=1e-6)
+
+
 @pytest.mark.parametrize("params, match", [
     ({"w": 3.0}, r"argument 0\['w'\] is a Python float; only floating \w+ tensors can be differentiated"),
     ([None, [1]], r"argument 0\[1\]\[0\] is a Python int"),

@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from d2lconv.backend import FRAMEWORKS, install_hint
 from d2lconv.install import CONSTRAINTS, pip_install, source_checkout
 
@@ -17,7 +19,7 @@ def test_a_source_checkout_gets_an_editable_install_command(tmp_path):
     assert pip_install("torch", cwd=ROOT) == 'pip install -e ".[torch]"'
     assert pip_install("torch", cwd=tmp_path) == f'pip install -e "{ROOT}[torch]"'
     assert pip_install("", cwd=ROOT) == 'pip install -e "."'
-    assert install_hint("jax") == pip_install("jax")
+    assert install_hint("jax") in (pip_install("jax"), pip_install("jax", pin="numpy<1.24"))  # see below
 
 
 def test_an_installed_copy_gets_the_package_index_command():
@@ -53,8 +55,31 @@ def test_a_pinned_framework_gets_the_constraints_file_from_a_checkout(tmp_path):
     assert " -c " in install_hint("mxnet") and install_hint("mxnet").endswith("all-backends.txt")
     pinned = re.search(r"^numpy==1\.(\d+)\.", (ROOT / CONSTRAINTS).read_text(), re.M)
     assert pinned and int(pinned.group(1)) < 24  # the file keeps numpy below 1.24
+
+
+@pytest.fixture
+def mxnet_installed(monkeypatch):
+    """Whether MXNet is installed here, as the hints see it (found without importing it)."""
+    import d2lconv.backend as backend
+
+    real = backend._installed
+
+    def set_to(present: bool) -> None:
+        monkeypatch.setattr(backend, "_installed", lambda m: present if m == "mxnet" else real(m))
+    return set_to
+
+
+def test_next_to_mxnet_every_framework_gets_its_pin(mxnet_installed):
+    """Installing TensorFlow (or any other framework) unconstrained next to MXNet would upgrade numpy
+    under it: where MXNet is installed every hint carries the constraints file; elsewhere only its own."""
+    mxnet_installed(True)
+    for name in ("numpy", "torch", "tensorflow", "jax", "mxnet"):
+        assert install_hint(name).endswith(" -c constraints/all-backends.txt") or \
+            install_hint(name).endswith("all-backends.txt"), install_hint(name)
+    mxnet_installed(False)
     for name in ("numpy", "torch", "jax"):
         assert " -c " not in install_hint(name) and "numpy<" not in install_hint(name)
+    assert install_hint("mxnet").endswith("all-backends.txt")
 
 
 def test_a_pinned_framework_gets_the_pin_itself_from_an_installed_copy(monkeypatch, tmp_path):
@@ -64,7 +89,11 @@ def test_a_pinned_framework_gets_the_pin_itself_from_an_installed_copy(monkeypat
     assert pip_install("mxnet", checkout=None, pin="numpy<1.24") == 'pip install "d2lconv[mxnet]" "numpy<1.24"'
     monkeypatch.setattr(install, "source_checkout", lambda: None)
     assert install_hint("mxnet") == 'pip install "d2lconv[mxnet]" "numpy<1.24"'
+    import d2lconv.backend as backend
+    monkeypatch.setattr(backend, "_installed", lambda m: False)
     assert install_hint("torch") == 'pip install "d2lconv[torch]"'
+    monkeypatch.setattr(backend, "_installed", lambda m: m == "mxnet")
+    assert install_hint("torch") == 'pip install "d2lconv[torch]" "numpy<1.24"'
     assert pip_install("mxnet", checkout=tmp_path, cwd=tmp_path, pin="numpy<1.24") == (
         'pip install -e ".[mxnet]" "numpy<1.24"')  # a checkout without the file: still the pin
 

@@ -37,6 +37,8 @@ def imports_of(path: Path) -> set[str]:
                                  if _is_module(f"{target}.{alias.name}"))
             elif node.module:
                 found.add(node.module)
+                found.update(f"{node.module}.{alias.name}" for alias in node.names
+                             if node.module.split(".")[0] == "d2lconv" and _is_module(f"{node.module}.{alias.name}"))
     return {m for m in found if m.split(".")[0] == "d2lconv"}
 
 
@@ -45,8 +47,16 @@ def _is_module(name: str) -> bool:
     return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
 
 
+def root_imports() -> set[str]:
+    """Importing the package root (``import d2lconv``, ``from .. import corr2d``) runs its
+    ``__init__``: the parts it imports, and every content package it imports by name."""
+    parts = {part_of(m) for m in imports_of(PACKAGE / "__init__.py")} | set(d2lconv._CONTENT)
+    return {p for p in parts if p not in (None, "__init__")}
+
+
 def part_graph() -> dict[str, set[str]]:
-    """part -> the other parts it imports (the package's ``__init__``, its public face, aside)."""
+    """part -> the other parts it imports; an import of the package root counts as importing
+    everything the root imports (its ``__init__``, the public face, is not a part itself)."""
     graph: dict[str, set[str]] = {}
     for path in PACKAGE.rglob("*.py"):
         module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
@@ -54,8 +64,14 @@ def part_graph() -> dict[str, set[str]]:
         if part in (None, "__init__"):
             continue
         targets = {part_of(m) for m in imports_of(path)}
+        if "__init__" in targets:
+            targets |= root_imports()
         graph.setdefault(part, set()).update(t for t in targets if t not in (None, "__init__", part))
     return graph
+
+
+def test_a_root_import_counts_as_importing_what_the_root_imports():
+    assert {"backend", "base", "cnn", "registry"} <= root_imports()
 
 
 def test_imports_resolve_relative_names():

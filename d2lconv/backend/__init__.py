@@ -148,9 +148,12 @@ def env_backend_name() -> str:
 
 
 def install_hint(name: str) -> str:
-    """The pip command that installs the framework behind backend ``name`` (with its ``pin``, if any)."""
-    framework = FRAMEWORKS[name]
-    return pip_install(framework.extra, pin=framework.pin)
+    """The pip command that installs the framework behind backend ``name``, with the pin of every
+    framework that needs one and is installed here or is this one (MXNet's numpy<1.24: installing
+    TensorFlow next to MXNet unconstrained would upgrade numpy under it)."""
+    pins = [f.pin for other, f in FRAMEWORKS.items()
+            if f.pin and (other == name or all(_installed(m) for m in (f.module, *f.requires)))]
+    return pip_install(FRAMEWORKS[name].extra, pin=" ".join(dict.fromkeys(pins)))
 
 
 def framework_of(value: object) -> str | None:

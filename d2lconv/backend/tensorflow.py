@@ -145,6 +145,11 @@ batch_matmul = _common.make_batch_matmul(tf.linalg.matmul, shape)
 
 def _differentiate(fn: Callable[..., Any], args: list[Any], nums: tuple[int, ...]):
     args = [tf.convert_to_tensor(a) if isinstance(a, tf.Variable) else a for a in args]
+    seen: set[int] = set()
+    for i in nums:  # a tensor given twice (tied weights in a pytree) is watched once and would get
+        if id(args[i]) in seen:  # the sum of both gradients twice: each later use gets its own copy
+            args[i] = tf.identity(args[i])
+        seen.add(id(args[i]))
     inputs = [args[i] for i in nums]
     with tf.GradientTape() as tape:
         for x in inputs:

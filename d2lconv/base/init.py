@@ -55,8 +55,8 @@ def normal(shape: Shape, mean: float = 0.0, std: float = 1.0, seed: int | None =
 
 
 def fan_in_uniform(shape: Shape, seed: int | None = None) -> Any:
-    """Uniform in +-1/sqrt(fan_in): PyTorch's default for the weights (and biases) of its
-    convolution and linear layers."""
+    """Uniform in +-1/sqrt(fan_in): PyTorch's default for the weights of its convolution and linear
+    layers (its biases use the weight's fan_in, so pass the weight's shape's bound for those)."""
     bound = 1.0 / math.sqrt(fans(shape)[0])
     return uniform(shape, -bound, bound, seed)
 

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..atomic import UMASK
 from ..backend import canonical_name, is_log_noise, load
 from ..install import pip_install, source_checkout
 from ..mathjax import ensure_mathjax
@@ -321,7 +322,7 @@ def write_together(files: dict[Path, str]) -> None:
             temps[path] = Path(tmp)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600
+            os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600
         with _signals_held():
             for path, tmp in temps.items():
                 os.replace(tmp, path)
@@ -330,10 +331,6 @@ def write_together(files: dict[Path, str]) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 #: where in a build directory the pages find MathJax: ``BUILD/BACKEND/CHAPTER.html`` -> ``../mathjax``

@@ -80,7 +80,10 @@ class Matrix:
         with self._lock:
             if self._stopping:
                 return self._interrupted(chapter, backend)
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            # a session of its own: a terminal's Ctrl-C reaches the matrix only, which stops each
+            # run once (_stop_running) instead of the run getting the signal twice
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    start_new_session=True)
             self._procs.add(proc)
         try:
             out, err = proc.communicate()
@@ -104,7 +107,8 @@ class Matrix:
         """Stop the runs under way (Ctrl-C): SIGINT, as a terminal sends it, so each run cleans up
         (its kernel shut down, no temporary file left, none of its files written); SIGKILL after
         ``STOP_GRACE`` seconds."""
-        procs = list(self._procs)
+        with self._lock:
+            procs = list(self._procs)
         for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
@@ -177,8 +181,8 @@ class Matrix:
         except KeyboardInterrupt:
             report.interrupted = True
             with self._lock:
-                self._stopping = True
-                self._stop_running()
+                self._stopping = True  # no new run starts; the ones under way are stopped outside the lock
+            self._stop_running()
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
             if report.environment:  # the matrix had started: keep what finished

@@ -147,6 +147,7 @@ def test_the_run_pages_read_offline(matrix_run, d2lconv_backends):
     assert re.search(r"ok +math: [1-9]\d* formulas typeset by MathJax, 0 left as raw TeX", out), out
 
 
+@pytest.mark.tooling  # the runner on numpy: the same in every environment
 def test_compare_finds_disagreements():
     ref = {"a": {"shape": [2], "values": [1.0, 2.0]}, "b": {"shape": [1], "values": [3.0]}}
     assert compare(ref, ref) == []
@@ -166,6 +167,7 @@ def failing_chapter(folder: Path) -> Path:
     return path
 
 
+@pytest.mark.tooling  # the runner on numpy: the same in every environment
 def test_failing_cell_names_chapter_cell_and_backend(tmp_path, capsys):
     chapter = failing_chapter(tmp_path)
     good = tmp_path / "build" / "numpy" / "broken.ipynb"
@@ -182,6 +184,7 @@ def test_failing_cell_names_chapter_cell_and_backend(tmp_path, capsys):
     assert "code cell 2" in capsys.readouterr().err
 
 
+@pytest.mark.tooling  # the runner on numpy: the same in every environment
 def test_matrix_keeps_other_results_when_one_fails(tmp_path):
     chapter = failing_chapter(tmp_path)
     good = tmp_path / "fine.md"
@@ -197,6 +200,7 @@ def test_matrix_keeps_other_results_when_one_fails(tmp_path):
     assert "code cell 2" in format_table(report, ["numpy"])
 
 
+@pytest.mark.tooling  # the runner on numpy: the same in every environment
 def test_chapter_without_code_cells_is_an_error(tmp_path):
     empty = tmp_path / "prose.md"
     empty.write_text("# Only prose\n\nNo code here.\n")
@@ -204,6 +208,7 @@ def test_chapter_without_code_cells_is_an_error(tmp_path):
         run_chapter(empty, "numpy", tmp_path / "build")
 
 
+@pytest.mark.tooling  # the runner on numpy: the same in every environment
 def test_short_names_resolve_from_any_directory(tmp_path, monkeypatch):
     """Outside the checkout (no ./chapters), short names find this checkout's chapters."""
     monkeypatch.chdir(tmp_path)
@@ -214,6 +219,7 @@ def test_short_names_resolve_from_any_directory(tmp_path, monkeypatch):
         resolve_chapter("convolutions")
 
 
+@pytest.mark.tooling  # the runner on numpy: the same in every environment
 def test_unknown_chapter(capsys):
     with pytest.raises(ChapterError, match=r"no chapter 'nope'.*convolutions-for-images"):
         resolve_chapter("nope", CHAPTERS)
@@ -222,6 +228,7 @@ def test_unknown_chapter(capsys):
     assert "no chapter 'nope'" in capsys.readouterr().err
 
 
+@pytest.mark.tooling  # the runner on numpy: the same in every environment
 def test_unwritable_build_dir(tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
@@ -230,6 +237,7 @@ def test_unwritable_build_dir(tmp_path, capsys):
     assert "cannot write to the build directory" in capsys.readouterr().err
 
 
+@pytest.mark.tooling  # the runner on numpy: the same in every environment
 def test_build_dir_may_not_be_the_chapters_folder(tmp_path, capsys):
     source = tmp_path / "numpy"
     source.mkdir()

@@ -9,8 +9,10 @@ within a rounding bound, everything else exactly).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -30,10 +32,26 @@ dtypes = st.sampled_from(DTYPES)
 RTOL = {"float32": 1e-5, "float64": 1e-10}
 
 
-def shapes(min_rank: int = 0, max_rank: int = 4, min_side: int = 1, max_side: int = 4) -> st.SearchStrategy:
-    """A shape whose rank is drawn first, uniformly: 0-d and 1-D are as likely as 4-D."""
-    return st.integers(min_rank, max_rank).flatmap(
-        lambda rank: st.tuples(*[st.integers(min_side, max_side)] * rank))
+def shapes(min_rank: int = 0, max_rank: int = 4, min_side: int = 1, max_side: int = 4,
+           empty: bool = False) -> st.SearchStrategy:
+    """A shape whose rank is drawn first, uniformly: 0-d and 1-D are as likely as 4-D. With ``empty``, about
+    one shape in 8 (of rank >= 1) has one side 0, as numpy accepts (a failing case shrinks towards it)."""
+    base = st.integers(min_rank, max_rank).flatmap(lambda rank: st.tuples(*[st.integers(min_side, max_side)] * rank))
+    if not empty:
+        return base
+    return st.tuples(base, st.integers(0, 7), st.integers(0, 3)).map(
+        lambda t: t[0] if t[1] or not t[0] else (*t[0][:t[2] % len(t[0])], 0, *t[0][t[2] % len(t[0]) + 1:]))
+
+
+def sides(lo: int, hi: int) -> st.SearchStrategy:
+    """One side in [lo, hi], or 0 about one time in 8."""
+    return st.integers(0, 7).flatmap(lambda z: st.integers(lo, hi) if z else st.just(0))
+
+
+def broadcastable(num_shapes: int, max_dims: int = 4, max_side: int = 3) -> st.SearchStrategy:
+    """Mutually broadcastable shapes (rank 0 up); about one draw in 8 may hold 0 sides."""
+    return st.integers(0, 7).flatmap(lambda z: hnp.mutually_broadcastable_shapes(
+        num_shapes=num_shapes, min_dims=0, max_dims=max_dims, min_side=1 if z else 0, max_side=max_side))
 
 
 def elements(dtype: str, lo: float = -10, hi: float = 10) -> st.SearchStrategy:
@@ -82,6 +100,28 @@ def check(out, want, scale=None) -> None:
     assert not wrong.any(), f"values differ at {np.argwhere(wrong)[:3].tolist()}: {got[wrong][:3]} vs {want[wrong][:3]}"
 
 
+@contextlib.contextmanager
+def quiet():
+    """numpy's empty reductions warn (the mean of nothing is nan): the references run silently."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+def agree(call, reference, scale=None, error=Exception) -> None:
+    """numpy's outcome: ``call()`` gives what ``reference()`` does (see :func:`check`), or, where numpy
+    raises, raises too (an ``error``; the result is fetched, so an asynchronous framework's error counts)."""
+    try:
+        with quiet():
+            want = reference()
+            scale = scale() if callable(scale) else scale
+    except (ValueError, IndexError, TypeError):
+        with pytest.raises(error):
+            d2l.numpy(call())
+        return
+    check(call(), want, scale)
+
+
 def dtype(name: str):
     """The active backend's dtype object for a numpy name."""
     return getattr(d2l, name)
@@ -94,6 +134,7 @@ def dtype(name: str):
 def test_the_strategies_reach_0d_1d_and_4d():
     for rank in (0, 1, 4):
         assert len(find(shapes(), lambda s, r=rank: len(s) == r)) == rank
+    assert len(find(shapes(empty=True), lambda s: 0 in s and len(s) == 4)) == 4
     for a_rank, b_rank in [(1, 1), (1, 2), (2, 1), (2, 2), (3, 1), (1, 3), (4, 3)]:
         found = find(matmul_operands(), lambda ab, r=(a_rank, b_rank): (len(ab[0]), len(ab[1])) == r)
         assert (len(found[0]), len(found[1])) == (a_rank, b_rank)
@@ -107,19 +148,20 @@ def test_the_strategies_reach_0d_1d_and_4d():
 @given(data=st.data())
 def test_tensor(backend, data):
     kind = data.draw(dtypes)
-    arr = data.draw(arrays(kind, data.draw(shapes())))
+    arr = data.draw(arrays(kind, data.draw(shapes(empty=True))))
     given_dtype = data.draw(st.sampled_from([None, *DTYPES]))
     source = data.draw(st.sampled_from(["list", "array"]))
-    payload = arr.tolist() if source == "list" else arr
+    payload = arr.tolist() if source == "list" else arr  # an empty one: [[], []] is (2, 0) and floating
     if given_dtype is None:
-        want = arr if source == "array" else arr.astype(np.float32 if arr.dtype.kind == "f" else np.int64)
+        listed = np.array(payload)
+        want = arr if source == "array" else listed.astype(np.float32 if listed.dtype.kind == "f" else np.int64)
         check(d2l.tensor(payload), want)
     else:
         check(d2l.tensor(payload, dtype=dtype(given_dtype)), np.array(payload, dtype=given_dtype))
 
 
 @SWEEP
-@given(shape=shapes(max_side=3), dtype_name=st.sampled_from([None, *DTYPES]), as_int=st.booleans(),
+@given(shape=shapes(max_side=3, empty=True), dtype_name=st.sampled_from([None, *DTYPES]), as_int=st.booleans(),
        which=st.sampled_from(["zeros", "ones"]))
 def test_zeros_ones(backend, shape, dtype_name, as_int, which):
     arg = shape[0] if as_int and len(shape) == 1 else shape
@@ -130,7 +172,7 @@ def test_zeros_ones(backend, shape, dtype_name, as_int, which):
 @SWEEP
 @given(data=st.data(), which=st.sampled_from(["zeros_like", "ones_like"]))
 def test_zeros_ones_like(backend, data, which):
-    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes())))
+    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes(empty=True))))
     dtype_name = data.draw(st.sampled_from([None, *DTYPES]))
     x = backend.from_numpy(arr)
     out = getattr(d2l, which)(x) if dtype_name is None else getattr(d2l, which)(x, dtype=dtype(dtype_name))
@@ -201,9 +243,13 @@ def _factor(n: int) -> list[int]:
 
 @st.composite
 def same_size_shape(draw, size: int):
-    """Any shape of ``size`` elements, rank 0 to 4; sometimes one dimension -1; a 1-D one sometimes an int."""
+    """Any shape of ``size`` elements, rank 0 to 4; sometimes one dimension -1; a 1-D one sometimes an int.
+    Size 0: 0 in some dimension, any sides elsewhere (a -1 beside a 0 is ambiguous: numpy raises)."""
     rank = draw(st.integers(0 if size == 1 else 1, 4))
     dims = [1] * rank
+    if size == 0:
+        dims = [draw(st.integers(0, 3)) for _ in range(rank)]
+        dims[draw(st.integers(0, rank - 1))] = 0
     for f in _factor(size):
         dims[draw(st.integers(0, rank - 1))] *= f
     if rank and draw(st.booleans()):
@@ -216,15 +262,15 @@ def same_size_shape(draw, size: int):
 @SWEEP
 @given(data=st.data())
 def test_reshape(backend, data):
-    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes())))
+    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes(empty=True))))
     target = data.draw(same_size_shape(arr.size))
-    check(d2l.reshape(backend.from_numpy(arr), target), np.reshape(arr, target))
+    agree(lambda: d2l.reshape(backend.from_numpy(arr), target), lambda: np.reshape(arr, target))
 
 
 @SWEEP
 @given(data=st.data())
 def test_transpose(backend, data):
-    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes())))
+    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes(empty=True))))
     perm = data.draw(st.one_of(st.none(), st.permutations(range(arr.ndim)).flatmap(
         lambda p: st.tuples(*[st.sampled_from([a, a - arr.ndim]) for a in p]))))
     x = backend.from_numpy(arr)
@@ -235,7 +281,7 @@ def test_transpose(backend, data):
 @SWEEP
 @given(data=st.data())
 def test_swapaxes(backend, data):
-    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes(min_rank=1))))
+    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes(min_rank=1, empty=True))))
     a, b = data.draw(axis_of(arr.ndim)), data.draw(axis_of(arr.ndim))
     check(d2l.swapaxes(backend.from_numpy(arr), a, b), np.swapaxes(arr, a, b))
 
@@ -243,7 +289,7 @@ def test_swapaxes(backend, data):
 @SWEEP
 @given(data=st.data())
 def test_expand_dims(backend, data):
-    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes())))
+    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes(empty=True))))
     axis = data.draw(st.integers(-arr.ndim - 1, arr.ndim))
     check(d2l.expand_dims(backend.from_numpy(arr), axis), np.expand_dims(arr, axis))
 
@@ -251,7 +297,7 @@ def test_expand_dims(backend, data):
 @SWEEP
 @given(data=st.data())
 def test_stack(backend, data):
-    kind, shape = data.draw(dtypes), data.draw(shapes(max_rank=3))
+    kind, shape = data.draw(dtypes), data.draw(shapes(max_rank=3, empty=True))
     arrs = [data.draw(arrays(kind, shape)) for _ in range(data.draw(st.integers(1, 3)))]
     axis = data.draw(st.one_of(st.none(), st.integers(-len(shape) - 1, len(shape))))
     xs = data.draw(st.sampled_from([list, tuple]))(backend.from_numpy(a) for a in arrs)
@@ -261,11 +307,11 @@ def test_stack(backend, data):
 @SWEEP
 @given(data=st.data())
 def test_concat(backend, data):
-    kind, shape = data.draw(dtypes), list(data.draw(shapes(min_rank=1)))
+    kind, shape = data.draw(dtypes), list(data.draw(shapes(min_rank=1, empty=True)))
     axis = data.draw(st.one_of(st.none(), axis_of(len(shape))))
     arrs = []
     for _ in range(data.draw(st.integers(1, 3))):
-        shape[axis or 0] = data.draw(st.integers(1, 3))
+        shape[axis or 0] = data.draw(sides(1, 3))
         arrs.append(data.draw(arrays(kind, tuple(shape))))
     xs = data.draw(st.sampled_from([list, tuple]))(backend.from_numpy(a) for a in arrs)
     check(d2l.concat(xs) if axis is None else d2l.concat(xs, axis=axis), np.concatenate(arrs, axis=axis or 0))
@@ -274,7 +320,7 @@ def test_concat(backend, data):
 @SWEEP
 @given(data=st.data())
 def test_flip(backend, data):
-    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes())))
+    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes(empty=True))))
     axis = data.draw(st.one_of(st.none(), axes_of(arr.ndim)) if arr.ndim == 0 else
                      st.one_of(st.none(), axis_of(arr.ndim), axes_of(arr.ndim)))
     x = backend.from_numpy(arr)
@@ -285,7 +331,7 @@ def test_flip(backend, data):
 @SWEEP
 @given(data=st.data())
 def test_repeat(backend, data):
-    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes(max_rank=3))))
+    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes(max_rank=3, empty=True))))
     repeats = data.draw(st.integers(0, 3))
     axis = data.draw(st.none() if arr.ndim == 0 else st.one_of(st.none(), axis_of(arr.ndim)))
     x = backend.from_numpy(arr)
@@ -304,25 +350,30 @@ def reduction_axis(ndim: int) -> st.SearchStrategy:
 @SWEEP
 @given(data=st.data(), which=st.sampled_from(["reduce_sum", "reduce_mean"]))
 def test_reductions(backend, data, which):
-    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes())))
+    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes(empty=True))))
     axis, keepdims = data.draw(reduction_axis(arr.ndim)), data.draw(st.sampled_from([None, False, True]))
     x = backend.from_numpy(arr)
     kwargs = {} if keepdims is None else {"keepdims": keepdims}
-    out = getattr(d2l, which)(x, axis=axis, **kwargs) if axis is not None or data.draw(st.booleans()) else \
-        getattr(d2l, which)(x, **kwargs)
-    reference = np.sum if which == "reduce_sum" else np.mean
-    scale = reference(np.abs(arr.astype(np.float64)), axis=axis, keepdims=bool(keepdims))
-    check(out, reference(arr, axis=axis, keepdims=bool(keepdims)), scale=scale)
+    with quiet():  # the numpy backend warns of a mean of nothing, as numpy does
+        out = getattr(d2l, which)(x, axis=axis, **kwargs) if axis is not None or data.draw(st.booleans()) else \
+            getattr(d2l, which)(x, **kwargs)
+    reference = np.sum if which == "reduce_sum" else np.mean  # the contract: the mean of nothing is nan
+    with quiet():
+        scale = reference(np.abs(arr.astype(np.float64)), axis=axis, keepdims=bool(keepdims))
+        want = reference(arr, axis=axis, keepdims=bool(keepdims))
+    check(out, want, scale=scale)
 
 
 @SWEEP
 @given(data=st.data())
 def test_argmax(backend, data):
-    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes()), lo=-3, hi=3))  # small ranges: many ties
+    """An empty axis (or an empty tensor, without one) has no argmax: a ValueError, as in numpy."""
+    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes(empty=True)), lo=-3, hi=3))  # many ties
     axis = data.draw(st.none() if arr.ndim == 0 else st.one_of(st.none(), axis_of(arr.ndim)))
     x = backend.from_numpy(arr)
-    out = d2l.argmax(x) if axis is None and data.draw(st.booleans()) else d2l.argmax(x, axis=axis)
-    check(out, np.asarray(np.argmax(arr, axis=axis)).astype(np.int64))
+    bare = axis is None and data.draw(st.booleans())
+    agree(lambda: d2l.argmax(x) if bare else d2l.argmax(x, axis=axis),
+          lambda: np.asarray(np.argmax(arr, axis=axis)).astype(np.int64), error=ValueError)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,9 +383,8 @@ def test_argmax(backend, data):
 @st.composite
 def matmul_operands(draw):
     """Shapes (a, b) numpy.matmul accepts: 1-D or at least 2-D on either side, batch dims broadcasting."""
-    i, k, m = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    batch_a, batch_b = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2,
-                                                              max_side=3)).input_shapes
+    i, k, m = draw(sides(1, 4)), draw(sides(1, 4)), draw(sides(1, 4))  # empty inner or outer ones too
+    batch_a, batch_b = draw(broadcastable(2, max_dims=2)).input_shapes
     a = (k,) if draw(st.booleans()) else (*batch_a, i, k)
     b = (k,) if draw(st.booleans()) else (*batch_b, k, m)
     return a, b
@@ -346,7 +396,7 @@ def test_matmul(backend, data, operands):
     kind = data.draw(dtypes)
     a, b = (data.draw(arrays(kind, s)) for s in operands)
     scale = np.matmul(np.abs(a.astype(np.float64)), np.abs(b.astype(np.float64)))
-    check(d2l.matmul(backend.from_numpy(a), backend.from_numpy(b)), np.matmul(a, b), scale=scale)
+    check(d2l.matmul(backend.from_numpy(a), backend.from_numpy(b)), np.matmul(a, b), scale=scale)  # empty: zeros
 
 
 def test_matmul_of_a_matrix_and_a_vector(backend):
@@ -371,8 +421,7 @@ def test_batch_matmul(backend, data, n, i, j, k):
 @given(data=st.data())
 def test_multiply_add(backend, data):
     kind = data.draw(dtypes)
-    ys, as_, xs = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=4,
-                                                              max_side=3)).input_shapes
+    ys, as_, xs = data.draw(broadcastable(3)).input_shapes
     y, a, x = (data.draw(arrays(kind, s)) for s in (ys, as_, xs))
     scale = np.abs(y.astype(np.float64)) + np.abs(a.astype(np.float64)) * np.abs(x.astype(np.float64))
     check(d2l.multiply_add(*map(backend.from_numpy, (y, a, x))), y + a * x, scale=scale)
@@ -395,7 +444,7 @@ UNARY = [
 @given(data=st.data())
 def test_unary_math(backend, name, reference, domain, data):
     """numpy's result dtype too: an integer tensor gives float64 (abs keeps it)."""
-    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes()), *domain))
+    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes(empty=True)), *domain))
     want = reference(arr.astype(np.float64) if arr.dtype.kind == "f" else arr)
     want = want.astype(arr.dtype) if arr.dtype.kind == "f" else np.asarray(np.abs(arr) if name == "abs" else want)
     check(getattr(d2l, name)(backend.from_numpy(arr)), want)
@@ -405,8 +454,7 @@ def test_unary_math(backend, name, reference, domain, data):
 @given(data=st.data())
 def test_maximum_of_tensors(backend, data):
     kind = data.draw(dtypes)
-    sa, sb = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4,
-                                                         max_side=3)).input_shapes
+    sa, sb = data.draw(broadcastable(2)).input_shapes
     a, b = data.draw(arrays(kind, sa, -3, 3)), data.draw(arrays(kind, sb, -3, 3))
     check(d2l.maximum(backend.from_numpy(a), backend.from_numpy(b)), np.maximum(a, b))
 
@@ -417,7 +465,7 @@ def test_maximum_with_a_python_number(backend, data, first):
     """A Python number takes the tensor's dtype (numpy 2's rule): an int with any tensor, a float with a
     floating one."""
     kind = data.draw(dtypes)
-    arr = data.draw(arrays(kind, data.draw(shapes()), -3, 3))
+    arr = data.draw(arrays(kind, data.draw(shapes(empty=True)), -3, 3))
     number = data.draw(st.integers(-3, 3) if kind.startswith("int") else st.one_of(st.integers(-3, 3),
                                                                                     st.sampled_from([-0.5, 1.5])))
     x = backend.from_numpy(arr)
@@ -434,7 +482,7 @@ def test_maximum_with_a_python_number(backend, data, first):
        which=st.sampled_from(["astype", "to"]))
 def test_astype_and_to(backend, data, spelling, which):
     src, dst = data.draw(dtypes), data.draw(dtypes)
-    arr = data.draw(arrays(src, data.draw(shapes()), -1000, 1000))
+    arr = data.draw(arrays(src, data.draw(shapes(empty=True)), -1000, 1000))
     target = {"d2l": dtype(dst), "numpy type": getattr(np, dst), "numpy dtype": np.dtype(dst)}[spelling]
     check(getattr(d2l, which)(backend.from_numpy(arr), target), arr.astype(dst))
 
@@ -463,8 +511,126 @@ def test_size_and_shape(backend, data):
        value=st.sampled_from([None, 0.0, -1.5, 2, float("-inf")]))
 def test_pad_constant(backend, data, ph, pw, value):
     """The contract: a floating x of rank >= 2."""
-    arr = data.draw(arrays(data.draw(st.sampled_from(FLOATS)), data.draw(shapes(min_rank=2))))
+    arr = data.draw(arrays(data.draw(st.sampled_from(FLOATS)), data.draw(shapes(min_rank=2, empty=True))))
     x = backend.from_numpy(arr)
     out = d2l.pad_constant(x, (ph, pw)) if value is None else d2l.pad_constant(x, (ph, pw), value=value)
     widths = [(0, 0)] * (arr.ndim - 2) + [(ph, ph), (pw, pw)]
     check(out, np.pad(arr, widths, constant_values=0.0 if value is None else value))
+
+
+# ---------------------------------------------------------------------------------------------
+# the primitives: host round trips, dtype queries, im2col, the seeded random numbers
+
+#: numpy dtypes every backend's tensors hold besides the contract's four
+EXTRA_DTYPES = ("bool", "uint8")
+
+
+@st.composite
+def host_arrays(draw, kinds=(*DTYPES, *EXTRA_DTYPES)):
+    """An array of any rank and dtype, as numpy code hands it over: contiguous, transposed, strided, or
+    with a negative stride (a flipped axis); sometimes empty."""
+    kind = draw(st.sampled_from(kinds))
+    shape = draw(shapes(empty=True))
+    layout = draw(st.sampled_from(["contiguous", "transposed", "strided", "flipped"]))
+    if layout == "strided" and shape:
+        shape = (*shape[:-1], shape[-1] * 2)
+    values = st.booleans() if kind == "bool" else st.integers(0, 255) if kind == "uint8" else elements(kind)
+    arr = draw(hnp.arrays(np.dtype(kind), shape, elements=values))
+    if layout == "transposed":
+        arr = arr.T
+    elif layout == "strided" and arr.ndim:
+        arr = arr[..., ::2]
+    elif layout == "flipped" and arr.ndim:
+        arr = np.flip(arr, draw(axis_of(arr.ndim)))
+    return arr
+
+
+@SWEEP
+@given(arr=host_arrays())
+def test_from_numpy_and_numpy_round_trip(backend, arr):
+    """``from_numpy`` keeps the values, shape and dtype of any numpy layout; ``numpy`` gives them back, and
+    ``is_tensor``, ``is_floating``, ``dtype_name``, ``size`` and ``shape`` describe the tensor as numpy would."""
+    x = backend.from_numpy(arr)
+    assert d2l.is_tensor(x) and isinstance(x, d2l.Tensor)
+    back = d2l.numpy(x)
+    assert isinstance(back, np.ndarray)
+    assert back.shape == arr.shape and back.dtype == arr.dtype, (back.shape, back.dtype)
+    np.testing.assert_array_equal(back, arr)
+    assert d2l.is_floating(x) == (arr.dtype.kind == "f") and type(d2l.is_floating(x)) is bool
+    assert d2l.dtype_name(x) == arr.dtype.name
+    size, shape = d2l.size(x), d2l.shape(x)
+    assert size == arr.size and type(size) is int
+    assert shape == arr.shape and type(shape) is tuple and all(type(d) is int for d in shape)
+
+
+@SWEEP
+@given(data=st.data())
+def test_is_tensor_is_not_fooled(backend, data):
+    """Tensors of the contract's dtypes are tensors; Python numbers, lists and None are not."""
+    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes(empty=True))))
+    assert d2l.is_tensor(d2l.tensor(arr)) and d2l.is_tensor(backend.from_numpy(arr))
+    for value in (arr.tolist(), 1.5, 3, None, "x"):
+        assert not d2l.is_tensor(value), repr(value)
+
+
+def _im2col_reference(x, kernel_size, stride):
+    """numpy's sliding_window_view, laid out as the contract says (as in test_backend_contract.py)."""
+    (kh, kw), (sh, sw) = kernel_size, stride
+    view = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(-2, -1))[..., ::sh, ::sw, :, :]
+    *lead, c, oh, ow = view.shape[:-2]
+    moved = np.moveaxis(view, (-2, -1), (-4, -3))  # (..., c, kh, kw, oh, ow)
+    return moved.reshape(*lead, c * kh * kw, oh * ow)
+
+
+@SWEEP
+@given(data=st.data(), batched=st.booleans(), c=sides(1, 3), h=st.integers(1, 6), w=st.integers(1, 6))
+def test_im2col(backend, data, batched, c, h, w):
+    """(c, h, w) and (n, c, h, w), any kernel that fits and any stride; no channels or no images too."""
+    kernel = (data.draw(st.integers(1, h)), data.draw(st.integers(1, w)))
+    stride = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
+    shape = (data.draw(sides(1, 3)), c, h, w) if batched else (c, h, w)
+    arr = data.draw(arrays(data.draw(st.sampled_from(FLOATS)), shape))
+    x = backend.from_numpy(arr)
+    bare = stride == (1, 1) and data.draw(st.booleans())
+    out = d2l.im2col(x, kernel) if bare else d2l.im2col(x, kernel, stride=stride)
+    check(out, _im2col_reference(arr, kernel, stride))
+
+
+@st.composite
+def random_call(draw):
+    """A call of rand, randn or normal in one of the spellings the contract allows, with the numpy draw it
+    must equal: ``(name, args, kwargs, draw(generator) -> float32 array)``."""
+    shape = draw(shapes(empty=True))
+    which = draw(st.sampled_from(["rand", "randn", "normal"]))
+    if which in ("rand", "randn"):
+        spelled = draw(st.sampled_from(["args", "tuple"]))
+        args = shape if spelled == "args" and shape else (shape,) if spelled == "tuple" else ()
+        if which == "randn":
+            return which, args, {}, lambda g: g.standard_normal(shape, dtype=np.float32)
+        bounds = draw(st.sampled_from([None, (-2.0, 3.0), (1.0, 1.5)]))
+        if bounds is None:
+            return which, args, {}, lambda g: g.random(shape, dtype=np.float32)
+        lo, hi = bounds
+        return which, args, {"minval": lo, "maxval": hi}, \
+            lambda g: (lo + (hi - lo) * g.random(shape, dtype=np.float32)).astype(np.float32)
+    mean, std = draw(st.sampled_from([(0.0, 1.0), (1.0, 0.5), (-3, 2)]))
+    args, kwargs = draw(st.sampled_from([
+        ((mean, std, shape), {}), ((shape, mean, std), {}), ((shape,), {"mean": mean, "std": std}),
+        ((), {"loc": mean, "scale": std, "size": shape}), ((), {"shape": shape, "mean": mean, "stddev": std}),
+    ]))
+    return which, args, kwargs, lambda g: g.normal(mean, std, shape).astype(np.float32)
+
+
+@SWEEP
+@given(call=random_call(), seed=st.integers(0, 2**32 - 1))
+def test_random_numbers_are_numpys_seeded_draws(backend, call, seed):
+    """After ``d2l.seed(s)``, rand/randn/normal of any shape (``()`` and empty ones too) give exactly what
+    ``numpy.random.default_rng(s)`` draws the same way, as float32, on every backend."""
+    which, args, kwargs, reference = call
+    d2l.seed(seed)
+    out = getattr(d2l, which)(*args, **kwargs)
+    want = reference(np.random.default_rng(seed))
+    assert want.dtype == np.float32
+    got = d2l.numpy(out)
+    assert d2l.is_tensor(out) and got.shape == want.shape and got.dtype == want.dtype, (got.shape, got.dtype)
+    np.testing.assert_array_equal(got, want)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import d2lconv as d2l
 from d2lconv.backend import is_log_noise
@@ -51,6 +52,7 @@ NOISY = ("import sys\n"
          "sys.stderr.write('UserWarning: a real warning\\n')\nsys.stderr.flush()")
 
 
+@pytest.mark.tooling  # the runner on numpy: the same in every environment
 def test_pages_leave_out_log_noise_but_keep_real_stderr(tmp_path):
     chapter = _chapter(tmp_path, "noisy", NOISY + "\nimport d2lconv as d2l\nd2l.record('x', [1.0])")
 
@@ -69,6 +71,7 @@ def test_pages_leave_out_log_noise_but_keep_real_stderr(tmp_path):
     assert "XLA service initialized" in stderr_of(loud) and "a real warning" in stderr_of(loud)
 
 
+@pytest.mark.tooling  # the runner on numpy: the same in every environment
 def test_the_terminal_shows_no_kernel_chatter_unless_verbose(tmp_path):
     chapter = _chapter(tmp_path, "plain", "x = 1")
     env = {**os.environ, "D2LCONV_BACKEND": ""}

@@ -31,6 +31,7 @@ def _chapter(folder: Path, name: str, code: str) -> Path:
     return path
 
 
+@pytest.mark.tooling  # the runner on numpy: the same in every environment
 @pytest.mark.chapter
 def test_ctrl_c_during_matrix_keeps_finished_results(tmp_path):
     quick = _chapter(tmp_path, "a-quick", "import d2lconv as d2l\nd2l.record('v', [1.0, 2.0])")
@@ -213,6 +214,7 @@ def test_numpy_without_a_gradient_rule_is_named():
 
 # --- partial matrices, one backend, closed pipes ----------------------------------------------
 
+@pytest.mark.tooling  # the runner on numpy: the same in every environment
 @pytest.mark.chapter
 def test_a_partial_matrix_adds_to_matrix_json_instead_of_erasing_it(tmp_path, capsys):
     from d2lconv.cli import main

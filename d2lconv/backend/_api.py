@@ -63,7 +63,7 @@ arange(start, stop=None, step=1, dtype=None)  numpy.arange; all-int arguments gi
 linspace(start, stop, num=50, dtype=None)  num evenly spaced numbers from start to stop inclusive, of a floating dtype: float32 by default
 eye(n, m=None, dtype=None)  the n x m identity (m defaults to n); float32 by default
 meshgrid(*xs, indexing='xy')  numpy.meshgrid of 1-D tensors of one dtype: coordinate grids, 'xy' (cartesian) or 'ij' (matrix) indexing
-reshape(x, shape, /)  numpy.reshape: shape a tuple or an int, one dimension may be -1
+reshape(x, shape, /)  numpy.reshape: shape a tuple or an int, one dimension may be -1 (not beside a 0: that is ambiguous and raises)
 transpose(x, /, axes=None)  numpy.transpose: no axes reverses all axes (any rank), else permutes by axes
 swapaxes(x, axis1, axis2, /)  numpy.swapaxes
 expand_dims(x, axis, /)  numpy.expand_dims: a new axis of length 1 at axis
@@ -71,9 +71,9 @@ stack(xs, /, axis=0)  numpy.stack: join a sequence of same-shape tensors along a
 concat(xs, /, axis=0)  numpy.concatenate: join a sequence of tensors along an existing axis
 flip(x, /, axis=None)  numpy.flip: reverse the order along axis (an int, a tuple, or all axes)
 repeat(x, repeats, /, axis=None)  numpy.repeat: repeat each element (not tiling); no axis flattens first
-reduce_sum(x, /, axis=None, keepdims=False)  numpy.sum (axis None, an int or a tuple, () for none); an int32 sum is int64
-reduce_mean(x, /, axis=None, keepdims=False)  numpy.mean (axis as for reduce_sum); the mean of an integer tensor is float64
-argmax(x, /, axis=None)  numpy.argmax, as int64; no axis means the index into the flattened tensor
+reduce_sum(x, /, axis=None, keepdims=False)  numpy.sum (axis None, an int or a tuple, () for none); an int32 sum is int64; a sum over an empty axis is 0
+reduce_mean(x, /, axis=None, keepdims=False)  numpy.mean (axis as for reduce_sum); the mean of an integer tensor is float64; a mean over an empty axis is nan (numpy's RuntimeWarning is not promised)
+argmax(x, /, axis=None)  numpy.argmax, as int64; no axis means the index into the flattened tensor; an empty axis (no axis: an empty tensor) raises ValueError, as in numpy
 matmul(a, b, /)  numpy.matmul of two tensors of one dtype: batched over leading axes (broadcasting), a 1-D operand a vector
 batch_matmul(a, b, /)  matmul of two 3-D tensors, batch by batch: (n, i, j) @ (n, j, k) -> (n, i, k)
 abs(x, /)  numpy.abs

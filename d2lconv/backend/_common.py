@@ -263,6 +263,17 @@ def make_creation(xp: Any, to_dtype: Callable[[Any], Any], float32: Any, *, aran
             "arange": arange_, "linspace": linspace, "eye": eye}
 
 
+def argmax_error(dims: tuple[int, ...], axis: Any) -> ValueError | None:
+    """numpy's ``ValueError`` if an argmax of a tensor of shape ``dims`` over ``axis`` (None: all of it)
+    looks at nothing, else None. Backends whose framework raises its own error there at once (torch's
+    ``IndexError``, TensorFlow's ``InvalidArgumentError``) ask once it has failed, so a non-empty argmax
+    pays nothing."""
+    if (0 in dims) if axis is None else (bool(dims) and dims[int(axis) % len(dims)] == 0):
+        return ValueError(f"argmax: attempt to get argmax of an empty sequence (a tensor of shape {dims}, "
+                          f"axis {axis}), as in numpy")
+    return None
+
+
 def make_to(astype: Callable[[Any, Any], Any], is_dtype: Callable[[Any], bool]) -> Callable[[Any, Any], Any]:
     """d2l's ``to(x, target)``: a dtype converts; the CPU (the only device d2lconv uses) is x itself."""
 

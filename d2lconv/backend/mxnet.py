@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 import numpy as _np
@@ -27,10 +28,22 @@ sigmoid = npx.sigmoid
 _common.bind_float_math(globals(), _common.is_floating, lambda x: x.astype(_np.float64))
 
 
+def _empty_reduction(reduce: Callable[..., Any], x, axis, keepdims):
+    """An empty ``x`` reduced as numpy does (a sum of nothing 0, a mean nan), on the host: MXNet's kernels
+    fail later, asynchronously, when the result is empty too ('Shape size mismatch'), and its mean of
+    nothing is 0."""
+    with _np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = _np.asarray(reduce(_np.zeros(x.shape, x.dtype), axis=axis, keepdims=keepdims))
+    return mnp.array(out, dtype=out.dtype)
+
+
 def reduce_sum(x, /, axis=None, keepdims=False):
     """numpy's dtype: an int32 sum is int64 (MXNet's stays int32)."""
     if x.dtype == _np.int32:
         x = x.astype(_np.int64)
+    if 0 in x.shape:
+        return _empty_reduction(_np.sum, x, axis, keepdims)
     return mnp.sum(x, axis=axis, keepdims=keepdims)
 
 
@@ -38,6 +51,8 @@ def reduce_mean(x, /, axis=None, keepdims=False):
     """numpy's: the mean of an integer tensor is float64 (MXNet's is float32)."""
     if x.dtype.kind != "f":
         x = x.astype(_np.float64)
+    if 0 in x.shape:
+        return _empty_reduction(_np.mean, x, axis, keepdims)
     return mnp.mean(x, axis=axis, keepdims=keepdims)
 
 
@@ -53,6 +68,8 @@ def matmul(a, b, /):
     by broadcasting, 1-D operands as a row (a) or a column (b) whose axis is dropped, as numpy does."""
     if a.dtype.kind == "f":
         return mnp.matmul(a, b)
+    if 0 in a.shape or 0 in b.shape:  # all zeros or empty; MXNet's sum over an empty axis fails (later)
+        return mnp.array(_np.matmul(a.asnumpy(), b.asnumpy()))
     rows, cols = (a.reshape(1, -1) if a.ndim == 1 else a), (b.reshape(-1, 1) if b.ndim == 1 else b)
     out = (mnp.expand_dims(rows, -1) * mnp.expand_dims(cols, -3)).sum(axis=-2)
     if a.ndim == 1 and b.ndim == 1:
@@ -90,21 +107,36 @@ def pad_constant(x, padding, /, value=0.0):
     """The legacy ``nd.pad`` (6x faster than concatenating zero blocks here, and than
     ``mxnet.np.pad``); it takes 4-D input, so the leading axes are folded into one."""
     ph, pw = padding
-    *lead, h, w = x.shape
+    dims = x.shape
+    *lead, h, w = dims
+    if 0 in dims:  # nothing to fold: the result is all value, or empty
+        return mnp.full((*lead, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
     folded = x.reshape(1, -1, h, w).as_nd_ndarray()
     padded = nd.pad(folded, mode="constant", pad_width=(0, 0, 0, 0, ph, ph, pw, pw), constant_value=value)
     return padded.as_np_ndarray().reshape(*lead, h + 2 * ph, w + 2 * pw)
 
 
+_im2col_by_slices = _common.make_im2col(mnp.stack, mnp.reshape)
+
+
 def im2col(x, kernel_size, /, stride=(1, 1)):
-    """The legacy ``nd.im2col`` (about 2x faster than stacking the windows); 4-D input only."""
-    *lead, c, h, w = x.shape
+    """The legacy ``nd.im2col`` (about 2x faster than stacking the windows); 4-D input only, not empty."""
+    dims = x.shape
+    if 0 in dims:
+        return _im2col_by_slices(x, kernel_size, stride=stride)
+    *lead, c, h, w = dims
     cols = nd.im2col(x.reshape(-1, c, h, w).as_nd_ndarray(), kernel=tuple(kernel_size),
                      stride=tuple(stride)).as_np_ndarray()
     return cols.reshape(*lead, *cols.shape[1:])
 
 
 def argmax(x, /, axis=None):
+    """Checked first: MXNet's own error for an empty axis comes later, asynchronously, from whatever
+    reads the result."""
+    dims = x.shape
+    error = _common.argmax_error(dims, axis) if 0 in dims else None
+    if error is not None:
+        raise error
     return mnp.argmax(x, axis=axis).astype(_np.int64)
 
 

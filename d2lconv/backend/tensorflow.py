@@ -15,7 +15,7 @@ _common.bind_aliases(globals(), _common, (
     "block_until_ready", "get_key", "get_seed", "multiply_add", "seed"
 ))
 Tensor = tf.Tensor
-_common.bind_aliases(globals(), tf, (*_common.UNARY_MATH, *_common.DTYPE_NAMES, "sigmoid", "maximum", "reshape",
+_common.bind_aliases(globals(), tf, (*_common.UNARY_MATH, *_common.DTYPE_NAMES, "sigmoid", "maximum",
                                      "expand_dims", "repeat", "meshgrid"), {"log": "math.log"})
 #: dtypes whose mean and math numpy computes in float64
 _NOT_FLOAT = frozenset({tf.bool, tf.int8, tf.int16, tf.int32, tf.int64, tf.uint8, tf.uint16, tf.uint32, tf.uint64})
@@ -59,6 +59,15 @@ def from_numpy(array: _np.ndarray, /) -> tf.Tensor:
     return tf.convert_to_tensor(array)
 
 
+def reshape(x, shape, /):
+    """``tf.reshape``, except that a -1 beside a 0 raises, as in numpy (it is ambiguous: TensorFlow makes
+    a size-0 tensor's (-1, 0) a (1, 0))."""
+    if type(shape) in (tuple, list) and -1 in shape and 0 in shape:
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {tuple(x.shape)} into {tuple(shape)}: "
+                         f"a -1 beside a 0 is ambiguous (numpy raises too)")
+    return tf.reshape(x, shape)
+
+
 def matmul(a, b, /):
     """numpy.matmul: ``tf.linalg.matmul`` wants ranks >= 2, so a 1-D operand is made a row (a) or a
     column (b), and that axis dropped from the product, as numpy does."""
@@ -100,9 +109,15 @@ def flip(x, /, axis=None):
 
 
 def argmax(x, /, axis=None):
-    if axis is None:
-        return tf.argmax(tf.reshape(x, (-1,)), output_type=tf.int64)
-    return tf.argmax(x, axis=axis, output_type=tf.int64)
+    try:
+        if axis is None:
+            return tf.argmax(tf.reshape(x, (-1,)), output_type=tf.int64)
+        return tf.argmax(x, axis=axis, output_type=tf.int64)
+    except tf.errors.InvalidArgumentError:
+        error = _common.argmax_error(shape(x), axis)
+        if error is None:
+            raise
+    raise error
 
 
 def astype(x, dtype, /):

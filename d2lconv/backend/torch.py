@@ -163,7 +163,13 @@ def meshgrid(*xs, indexing="xy"):
 
 
 def argmax(x, /, axis=None):
-    return torch.argmax(x, dim=axis)
+    try:
+        return torch.argmax(x, dim=axis)
+    except (IndexError, RuntimeError):
+        error = _common.argmax_error(tuple(x.shape), axis)
+        if error is None:
+            raise
+    raise error
 
 
 def astype(x, dtype, /):

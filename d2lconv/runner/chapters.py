@@ -312,16 +312,19 @@ def _signals_held():
             signal.raise_signal(caught[0])  # SIGINT: KeyboardInterrupt here; SIGTERM: as it would have
 
 
-def write_together(files: dict[Path, str]) -> None:
+def write_together(files: dict[Path, str | bytes]) -> None:
     """Write every file to a temporary name, then rename them all into place with Ctrl-C held off:
-    an interrupt leaves either all of a run's files or none (never a notebook without its page)."""
+    an interrupt leaves either all of a run's files or none (never a notebook without its page).
+    In the main thread the signals wait for the renames; in another thread (the Dask matrix) a
+    Ctrl-C is raised in the main thread, not here, so the renames finish there too."""
     temps: dict[Path, Path] = {}
     try:
-        for path, text in files.items():
+        for path, content in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             temps[path] = Path(tmp)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content.encode("utf-8") if isinstance(content, str) else content)
             os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600
         with _signals_held():
             for path, tmp in temps.items():

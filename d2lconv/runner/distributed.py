@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_bytes_atomic
+from .chapters import write_together
 from .environment import describe
 from .matrix import Matrix, parse_run_output
 
@@ -148,8 +148,8 @@ class DaskMatrix(Matrix):
         out_dir = self.build_dir / backend
         for kind in FILE_KINDS:
             result[kind] = None
-        for kind, (name, data) in payload["files"].items():
-            write_bytes_atomic(out_dir / name, data)
+        write_together({out_dir / name: data for name, data in payload["files"].values()})  # all or none
+        for kind, (name, _) in payload["files"].items():
             result[kind] = str(out_dir / name)
         if result.get("status") == "ok":
             for stale in (f"{stem}.failed.ipynb", f"{stem}.failed.html", f"{stem}.failed.results.json"):

@@ -99,9 +99,15 @@ def tensor(data: Any, dtype: Any = None) -> torch.Tensor:
 
 def from_numpy(array: _np.ndarray, /) -> torch.Tensor:
     """Shares memory with a C-contiguous ``array``; a 0-d array stays 0-d (``ascontiguousarray``
-    alone would make it 1-D)."""
+    alone would make it 1-D). numpy 2 calls an axis of length <= 1 contiguous whatever its stride, but
+    torch refuses a negative one (a flipped 1-element array): that one is copied."""
     array = _np.asarray(array)
-    return torch.from_numpy(array if array.flags.c_contiguous else _np.ascontiguousarray(array))
+    try:
+        return torch.from_numpy(array if array.flags.c_contiguous else _np.ascontiguousarray(array))
+    except ValueError:
+        if any(s < 0 for s in array.strides):
+            return torch.from_numpy(array.copy())
+        raise
 
 
 def transpose(x, /, axes=None):

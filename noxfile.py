@@ -77,8 +77,11 @@ for _name, (_extras, _constraints, _backends) in ENVIRONMENTS.items():
         scope = [] if name == "all" else ["-m", "not tooling"]
         if name == "numpy":
             scope = ["-m", "not tooling and not chapter", *NUMPY_TESTS]
-        session.run("python", "-m", "pytest", "-ra", "--durations=15", f"--backends={backends}", "--require-backends",
-                    *scope, *session.posargs, env=env)
+        # both cores (pytest-xdist, from [dev]): the tests sharing the chapter matrix or the site build
+        # stay in one worker (xdist_group), so each is made once; the numpy environment has no xdist
+        workers = [] if name == "numpy" else ["-n", "2", "--dist", "loadgroup"]
+        session.run("python", "-m", "pytest", "-ra", "--durations=15", *workers, f"--backends={backends}",
+                    "--require-backends", *scope, *session.posargs, env=env)
         # the benchmark must keep working (a smoke run, not a timing gate)
         session.run("python", "tools/benchmark.py", "--quick", "--backends", backends, env=env)
 

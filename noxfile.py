@@ -77,9 +77,9 @@ for _name, (_extras, _constraints, _backends) in ENVIRONMENTS.items():
         scope = [] if name == "all" else ["-m", "not tooling"]
         if name == "numpy":
             scope = ["-m", "not tooling and not chapter", *NUMPY_TESTS]
-        # both cores (pytest-xdist, from [dev]): the tests sharing the chapter matrix or the site build
-        # stay in one worker (xdist_group), so each is made once; the numpy environment has no xdist
-        workers = [] if name == "numpy" else ["-n", "2", "--dist", "loadgroup"]
+        # both cores (pytest-xdist, from [dev]), a test file per worker at a time: the tests sharing the
+        # chapter matrix (test_chapters) or the site build (test_site) stay together, so each is made once
+        workers = [] if name == "numpy" else ["-n", "2", "--dist", "loadfile"]
         session.run("python", "-m", "pytest", "-ra", "--durations=15", *workers, f"--backends={backends}",
                     "--require-backends", *scope, *session.posargs, env=env)
         # the benchmark must keep working (a smoke run, not a timing gate)

@@ -79,7 +79,6 @@ def test_every_chapter_has_page_checks():
     assert {p.stem for p in ALL_CHAPTERS} == set(PAGES)
 
 
-@pytest.mark.xdist_group("chapter-matrix")  # one matrix run, in one test process
 @pytest.mark.parametrize("chapter", [p.stem for p in ALL_CHAPTERS])
 def test_chapter_runs_on_backend(matrix_run, backend_name, chapter):
     name = backend_name
@@ -113,7 +112,6 @@ def test_chapter_runs_on_backend(matrix_run, backend_name, chapter):
     assert Path(run["notebook"]).parent == (build / name).absolute()
 
 
-@pytest.mark.xdist_group("chapter-matrix")  # one matrix run, in one test process
 def test_backends_agree_and_sources_untouched(matrix_run, d2lconv_backends):
     report, build, before, matrix = matrix_run
     assert report.ok, format_table(report, d2lconv_backends)
@@ -123,7 +121,6 @@ def test_backends_agree_and_sources_untouched(matrix_run, d2lconv_backends):
     assert tree_digest(CHAPTERS) == before, "running chapters must never modify chapters/"
 
 
-@pytest.mark.xdist_group("chapter-matrix")  # one matrix run, in one test process
 def test_chapters_place_themselves_in_the_books_order(matrix_run, d2lconv_backends):
     """Each chapter's front matter holds its section (7.2 ...); the runs record it, the table follows it."""
     from d2lconv.runner.chapters import read_notebook
@@ -138,7 +135,6 @@ def test_chapters_place_themselves_in_the_books_order(matrix_run, d2lconv_backen
     assert format_table(report, d2lconv_backends).splitlines()[0].split()[1:] == book
 
 
-@pytest.mark.xdist_group("chapter-matrix")  # one matrix run, in one test process
 def test_the_run_pages_read_offline(matrix_run, d2lconv_backends):
     """A chapter's page from `d2lconv run`: its math typeset by the build directory's MathJax in
     Chromium with the network blocked, nothing loaded from elsewhere."""

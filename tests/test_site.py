@@ -22,7 +22,7 @@ from d2lconv.site.merge import find_runs
 
 from .test_robustness import HEADER
 
-pytestmark = [pytest.mark.chapter, pytest.mark.tooling, pytest.mark.xdist_group("site")]  # one site build
+pytestmark = [pytest.mark.chapter, pytest.mark.tooling]
 
 CHAPTER = HEADER + """# Tiny Chapter
 

@@ -28,13 +28,21 @@ def to_host(value: Any) -> np.ndarray:
 
 
 @public
-def record(name: str, value: Any) -> None:
+def record(name: str, value: Any, rtol: float | None = None, atol: float | None = None) -> None:
     """Remember ``value`` under ``name`` for the cross-backend agreement check.
 
+    ``rtol``/``atol`` widen the float32 tolerance for this result alone - for numbers that pass
+    through many rounding steps, such as a training curve - and the chapter should say why.
     Returns nothing, so a cell that ends with ``d2l.record(...)`` shows no stray output.
     """
     host = to_host(value)
-    _RECORDED[name] = {"shape": list(host.shape), "values": host.ravel().tolist()}
+    entry: dict[str, Any] = {"shape": list(host.shape), "values": host.ravel().tolist()}
+    for key, tol in (("rtol", rtol), ("atol", atol)):
+        if tol is not None:
+            if not isinstance(tol, (int, float)) or isinstance(tol, bool) or not 0 <= tol < 1:
+                raise ValueError(f"record: {key} must be a number in [0, 1), got {tol!r}")
+            entry[key] = float(tol)
+    _RECORDED[name] = entry
     target = os.environ.get(RESULTS_ENV)
     if target:
         write_json_atomic(Path(target), _RECORDED)

@@ -79,9 +79,11 @@ def test_imports_resolve_relative_names():
     assert "d2lconv.backend" in found and "d2lconv.base.checks" in found and "d2lconv.cnn.geometry" in found
 
 
-def test_a_chapter_imports_only_the_neutral_base_and_the_backend():
+def test_a_chapter_imports_only_the_neutral_base_training_and_the_backend():
     graph = part_graph()
-    assert graph["cnn"] <= {"backend", "base", "registry"}, graph["cnn"]
+    assert graph["cnn"] <= {"backend", "base", "train", "registry"}, graph["cnn"]
+    assert graph["train"] <= {"backend", "base", "registry"}, graph["train"]
+    assert graph["data"] <= {"backend", "base", "atomic", "registry"}, graph["data"]
     assert graph["base"] <= {"backend", "registry"}, graph["base"]
     assert graph["backend"] <= {"install", "registry"}, graph["backend"]
     assert graph["registry"] == set()

@@ -13,7 +13,7 @@ import numpy as np
 from ..backend import ops
 from ..base import init
 from ..base.checks import Pair, check_pair
-from ..base.module import Module
+from ..base.module import Layer
 from ..registry import public
 from .channels import corr2d_multi_in_out
 from .conv import convolve2d, corr2d
@@ -30,18 +30,22 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def _check_channels(in_channels: Any, out_channels: Any) -> tuple[int, int] | None:
+def _check_channels(in_channels: Any, out_channels: Any) -> tuple[int | None, int] | None:
+    """``(c_i, c_o)``, ``(None, c_o)`` for a lazy layer (input channels read off the first input), or
+    None for the single-channel layer of the first section."""
     if in_channels is None and out_channels is None:
         return None
     for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if value is None and name == "in_channels":
+            continue
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"Conv2D: {name} must be a positive int (give both in_channels and "
-                             f"out_channels, or neither for a single-channel layer), got {value!r}")
-    return int(in_channels), int(out_channels)
+            raise ValueError(f"Conv2D: {name} must be a positive int (give out_channels, with or "
+                             f"without in_channels, or neither for a single-channel layer), got {value!r}")
+    return (None if in_channels is None else int(in_channels)), int(out_channels)
 
 
 @public
-class Conv2D(Module):
+class Conv2D(Layer):
     """A 2-D convolutional layer: cross-correlation with ``weight`` plus ``bias``.
 
     Without channels (the section "Convolutions for Images"): input ``(h, w)``, weight
@@ -73,7 +77,8 @@ class Conv2D(Module):
             self.bias = B.zeros((1,)) if bias else None
         else:
             c_i, c_o = self.channels
-            self.weight = init.fan_in_uniform((c_o, c_i, *self.kernel_size), seed=seed)
+            self._seed = seed
+            self.weight = None if c_i is None else init.fan_in_uniform((c_o, c_i, *self.kernel_size), seed=seed)
             self.bias = B.zeros((c_o,)) if bias else None
 
     def forward(self, X: Any, weight: Any = None, bias: Any = None) -> Any:
@@ -84,6 +89,8 @@ class Conv2D(Module):
         padding = self.padding
         if self.padding_mode != "zeros" and any(padding):
             X, padding = pad(X, padding, self.padding_mode), (0, 0)
+        if weight is None:  # a lazy layer meets its first input: the input channels are known now
+            weight = self.weight = self._materialize(X)
         if self.channels is None:
             out = (convolve2d if self.mode == "convolve" else corr2d)(X, weight, padding, self.stride)
         else:
@@ -94,25 +101,35 @@ class Conv2D(Module):
             return out
         return out + (bias if self.channels is None else B.reshape(bias, (-1, 1, 1)))
 
-    def parameters(self) -> list[Any]:
-        return [self.weight] if self.bias is None else [self.weight, self.bias]
+    def _materialize(self, X: Any) -> Any:
+        shape = ops().shape(X)
+        if len(shape) not in (3, 4):
+            raise ValueError(f"Conv2D({self.channels[1]} output channels): the input must be (channels, "
+                             f"height, width) or (batch, channels, height, width), got shape {shape}")
+        self.channels = (shape[-3], self.channels[1])
+        return init.fan_in_uniform((self.channels[1], shape[-3], *self.kernel_size), seed=self._seed)
 
     def __repr__(self) -> str:
         h, w = self.kernel_size
-        channels = "" if self.channels is None else f"{self.channels[0]}->{self.channels[1]}, "
+        channels = "" if self.channels is None else f"{self.channels[0] or '?'}->{self.channels[1]}, "
         extra = "".join(f", {name}={value}" for name, value, default in (
             ("padding", self.padding, (0, 0)), ("stride", self.stride, (1, 1)),
             ("padding_mode", repr(self.padding_mode), "'zeros'")) if value != default)
         return f"Conv2D({channels}{h}x{w}, bias={self.bias is not None}, mode={self.mode!r}{extra})"
 
 
-class _Pool2D(Module):
+class _Pool2D(Layer):
     """A pooling layer: ``pool2d`` with the window as the default stride (no parameters)."""
 
     mode = "max"
 
-    def __init__(self, pool_size: Pair, stride: Pair | None = None, padding: Pair = 0) -> None:
+    def __init__(self, pool_size: Pair | None = None, stride: Pair | None = None, padding: Pair = 0, *,
+                 kernel_size: Pair | None = None) -> None:
         caller = type(self).__name__
+        if (pool_size is None) == (kernel_size is None):
+            raise TypeError(f"{caller}: give the window once, as pool_size (MXNet's name) or kernel_size "
+                            f"(PyTorch's), got pool_size={pool_size!r}, kernel_size={kernel_size!r}")
+        pool_size = kernel_size if pool_size is None else pool_size
         stride = pool_size if stride is None else stride
         self.pool_size, self.padding, self.stride = check_pool_args(caller, pool_size, padding,
                                                                     stride, self.mode)

@@ -68,6 +68,7 @@ for _name, (_extras, _constraints, _backends) in ENVIRONMENTS.items():
     def _tests(session: nox.Session, extras=_extras, constraints=_constraints, backends=_backends,
                name=_name) -> None:
         _install(session, extras, constraints)
+        _fashion_mnist(session)
         env = {"D2LCONV_BACKEND": "", "PYTHONHASHSEED": "0", "D2LCONV_MATRIX_BUILD": str(_build(name))}
         if name == "current":  # tests-all fuzzes the same ops with 300; current JAX recompiles per shape
             env["D2LCONV_HYPOTHESIS_EXAMPLES"] = "50"
@@ -88,32 +89,59 @@ for _name, (_extras, _constraints, _backends) in ENVIRONMENTS.items():
     nox.session(name=f"tests-{_name}")(_tests)
 
 
+#: Where Debian's dataset-fashion-mnist package puts the four files d2l.FashionMNIST reads.
+FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+
+
+def _apt_install(session: nox.Session, package: str, why: str) -> None:
+    """Install a Debian package (as root, or through sudo), as a user following README would."""
+    if not shutil.which("apt-get"):
+        session.error(f"{why}, and there is no apt-get to install {package}: install it, then rerun")
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    session.run(*sudo, "apt-get", "update", "-q", external=True)
+    session.run(*sudo, "apt-get", "install", "-y", "-q", "--no-install-recommends", package, external=True)
+
+
+def _fashion_mnist(session: nox.Session) -> None:
+    """The real Fashion-MNIST for the training tests and the LeNet chapter, the way README tells a
+    learner to get it offline: Debian's dataset-fashion-mnist (unless $D2LCONV_DATA points elsewhere)."""
+    if not os.environ.get("D2LCONV_DATA") and not (FASHION_MNIST / "t10k-labels-idx1-ubyte.gz").exists():
+        _apt_install(session, "dataset-fashion-mnist", "the LeNet tests need Fashion-MNIST")
+
+
 def _build(env_name: str) -> Path:
     return Path("build") / "ci" / f"tests-{env_name}"
 
 
 def _matrix_is_current(build: Path, backends: str) -> bool:
-    """Whether ``build`` holds a finished matrix of every chapter, as the chapters are now, on ``backends``."""
+    """Whether ``build`` holds a finished matrix of every chapter, as the chapters are now, on ``backends``,
+    each run made with its chapter's test parameters (``matrix --test-parameters``, as the tests run it):
+    a run records the values it was given (``parameters``) and its chapter's own test configuration
+    (``test_parameters``, front matter); a run from before runs recorded them is not current."""
     try:
         summary = json.loads((build / "matrix.json").read_text())
     except (OSError, ValueError):
         return False
-    ran = {(r["chapter"], r["backend"]): r.get("source_sha256") for r in summary.get("runs", [])}
+    ran = {(r["chapter"], r["backend"]): r for r in summary.get("runs", [])}
     wanted = {(p.stem, b): hashlib.sha256(p.read_bytes()).hexdigest()
               for p in sorted(Path("chapters").glob("*.md")) for b in backends.split(",")}
-    return not summary.get("interrupted") and all(ran.get(key) == sha for key, sha in wanted.items())
+    return not summary.get("interrupted") and all(
+        key in ran and ran[key].get("source_sha256") == sha and "test_parameters" in ran[key]
+        and (ran[key].get("parameters") or {}) == ran[key]["test_parameters"] for key, sha in wanted.items())
 
 
 def _matrix_of(session: nox.Session, env_name: str) -> Path:
-    """The chapter matrix of test environment ``env_name`` as the chapters are now: the one its
-    test session left in build/ci/tests-NAME, else a new run with that environment's d2lconv."""
+    """The chapter matrix of test environment ``env_name`` as the chapters are now, in their short
+    test configuration (``--test-parameters``, as tests/test_chapters.py runs it): the one its test
+    session left in build/ci/tests-NAME, else a new run with that environment's d2lconv."""
     build, backends = _build(env_name), ENVIRONMENTS[env_name][2]
     if not _matrix_is_current(build, backends):
         runner = Path(".nox") / f"tests-{env_name}" / "bin" / "d2lconv"
         if not runner.exists():
             session.error(f"no tests-{env_name} environment: run `nox -s tests-{env_name} {session.name}`")
         session.run(str(runner.resolve()), "matrix", "--build-dir", str(build), "--label", build.name,
-                    "--backends", backends, "--no-progress", external=True, env={"D2LCONV_BACKEND": ""},
+                    "--backends", backends, "--test-parameters", "--no-progress", external=True,
+                    env={"D2LCONV_BACKEND": ""},
                     success_codes=[0, 1])  # a failure shows in the comparison or on the site
     return build
 
@@ -130,6 +158,7 @@ def _tool(session: nox.Session, env_name: str, name: str) -> str:
 @nox.session(venv_backend="none")
 def agreement(session: nox.Session) -> None:
     """One table, chapter x (backend, environment), across tests-all and tests-current."""
+    _fashion_mnist(session)  # the matrix may run the LeNet chapter again
     session.run(_tool(session, "all", "d2lconv"), "compare",
                 *(str(_matrix_of(session, name)) for name in ("all", "current")), external=True)
 
@@ -140,11 +169,8 @@ def site(session: nox.Session) -> None:
     Debian's packages when missing): offline math, figures, tabs, index links; a screenshot.
     Runs in tests-all's environment, which has the [site] tools."""
     if not any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")):
-        if not shutil.which("apt-get"):
-            session.error("no Chromium on PATH and no apt-get to install it: install Chromium, then rerun")
-        sudo = [] if os.geteuid() == 0 else ["sudo"]
-        session.run(*sudo, "apt-get", "update", "-q", external=True)
-        session.run(*sudo, "apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", external=True)
+        _apt_install(session, "chromium", "no Chromium on PATH")
+    _fashion_mnist(session)  # the matrix may run the LeNet chapter again
     build = _matrix_of(session, "all")
     session.run(_tool(session, "all", "d2lconv"), "build", "--build-dir", str(build), external=True)
     session.run(_tool(session, "all", "python"), "tools/check_site.py", str(build / "site" / "html"),

@@ -27,7 +27,7 @@ from .registry import PUBLIC
 #: Where shared content lives: every module of these packages (and these modules) is imported,
 #: and registers its public names where it defines them (``registry.public``). Everything below
 #: is derived from that registry, so a new shared name needs no line here.
-_CONTENT = ("base", "cnn", "plot", "results")
+_CONTENT = ("base", "train", "data", "cnn", "plot", "results")
 for _part in _CONTENT:
     _package = importlib.import_module(f"{__name__}.{_part}")
     for _info in pkgutil.iter_modules(getattr(_package, "__path__", ())):

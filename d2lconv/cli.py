@@ -55,10 +55,53 @@ def _info(args: argparse.Namespace) -> int:
 
 class Parser(argparse.ArgumentParser):
     """argparse without prefix matching (``allow_abbrev=False``): ``--chapters`` is an unknown option,
-    not ``--chapters-dir``. ``add_subparsers`` makes its subcommands' parsers of this class too."""
+    not ``--chapters-dir``. ``add_subparsers`` makes its subcommands' parsers of this class too.
 
-    def __init__(self, *args, allow_abbrev: bool = False, **kwargs) -> None:
+    ``name_value_options`` (``("-p", "--parameter")``) take ``NAME=VALUE`` and also papermill's
+    two words ``NAME VALUE``, which are joined into ``NAME=VALUE`` before parsing. That is
+    unambiguous: a name is a Python identifier, so the word after the option is ``NAME=VALUE``
+    when it holds a ``=`` and a bare ``NAME`` (its value the next word) when it does not.
+    """
+
+    def __init__(self, *args, allow_abbrev: bool = False, name_value_options: Sequence[str] = (),
+                 **kwargs) -> None:
         super().__init__(*args, allow_abbrev=allow_abbrev, **kwargs)
+        self.name_value_options = tuple(name_value_options)
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self.name_value_options:
+            args = join_name_value(list(sys.argv[1:] if args is None else args), self.name_value_options,
+                                   set(self._option_string_actions))
+        return super().parse_known_args(args, namespace)
+
+
+def join_name_value(args: list[str], options: Sequence[str], known: set[str]) -> list[str]:
+    """``-p NAME VALUE`` -> ``-p NAME=VALUE`` (also ``--parameter=NAME VALUE``); anything else as it is.
+
+    The next word is taken as the value unless it is an option of this command or starts with
+    ``--``, so ``-p lr -0.5`` works and ``-p lr --backend numpy`` stays an error (no value).
+    Nothing after a bare ``--`` is touched."""
+    out, i = [], 0
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            return out + args[i:]
+        option, attached, name = word.partition("=")
+        if word in options and i + 1 < len(args) and "=" not in args[i + 1]:
+            option, name, value_at = word, args[i + 1], i + 2  # -p NAME VALUE
+        elif attached and option in options and option.startswith("--") and "=" not in name:
+            value_at = i + 1  # --parameter=NAME VALUE
+        else:
+            value_at = None
+        if value_at is not None and value_at < len(args):
+            value = args[value_at]
+            if value not in known and not value.startswith("--"):
+                out += [option, f"{name}={value}"]
+                i = value_at + 1
+                continue
+        out.append(word)
+        i += 1
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:

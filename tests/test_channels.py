@@ -168,8 +168,19 @@ def test_bad_shapes(backend, fn, x, k, match):
         getattr(d2l, fn)(d2l.ones(x), d2l.ones(k))
 
 
-@pytest.mark.parametrize("kwargs", [{"in_channels": 3}, {"out_channels": 2}, {"in_channels": 0, "out_channels": 2},
-                                    {"in_channels": 2.0, "out_channels": 2}])
+@pytest.mark.parametrize("kwargs", [{"in_channels": 3}, {"in_channels": 0, "out_channels": 2},
+                                    {"in_channels": 2.0, "out_channels": 2}, {"out_channels": -1}])
 def test_conv2d_bad_channels(backend, kwargs):
-    with pytest.raises(ValueError, match=r"Conv2D: (in|out)_channels must be a positive int \(give both"):
+    with pytest.raises(ValueError, match=r"Conv2D: (in|out)_channels must be a positive int \(give out_channels"):
         d2l.Conv2D(3, **kwargs)
+
+
+def test_conv2d_with_only_out_channels_reads_its_input_channels_off_the_first_input(backend):
+    d2l.seed(0)
+    layer = d2l.Conv2D(3, padding=1, out_channels=4)
+    assert layer.weight is None and "?->4" in repr(layer)
+    X = d2l.rand(2, 5, 6, 7)
+    Y = layer(X)
+    assert d2l.shape(layer.weight) == (4, 5, 3, 3) and d2l.shape(Y) == (2, 4, 6, 7)
+    want = d2l.corr2d_multi_in_out(X, layer.weight, 1) + d2l.reshape(layer.bias, (-1, 1, 1))
+    np.testing.assert_allclose(d2l.numpy(Y), d2l.numpy(want), rtol=1e-5, atol=1e-5)

@@ -62,7 +62,8 @@ BOOK_NUMBERS = {
 
 @pytest.fixture(scope="session")
 def matrix_run(tmp_path_factory, d2lconv_backends):
-    """One matrix run of every chapter on every backend this environment tests."""
+    """One matrix run of every chapter on every backend this environment tests, each chapter in its
+    short test configuration (its front matter's test-parameters; `d2lconv matrix --test-parameters`)."""
     for name in d2lconv_backends:
         load_or_skip(name)
     # nox keeps each environment's build (D2LCONV_MATRIX_BUILD) for its `agreement` session
@@ -70,7 +71,7 @@ def matrix_run(tmp_path_factory, d2lconv_backends):
     build = Path(kept) if kept else tmp_path_factory.mktemp("build")
     before = tree_digest(CHAPTERS)
     matrix = Matrix(ALL_CHAPTERS, d2lconv_backends, build, jobs=2, progress=False,
-                    label=build.name if kept else None)
+                    label=build.name if kept else None, test_parameters=True)
     report = matrix.run()
     return report, build, before, matrix
 
@@ -118,6 +119,8 @@ def test_backends_agree_and_sources_untouched(matrix_run, d2lconv_backends):
     assert not report.disagreements
     summary = json.loads(matrix.summary_path.read_text())
     assert summary["ok"] and len(summary["runs"]) == len(d2lconv_backends) * len(ALL_CHAPTERS)
+    # each chapter ran in its own test configuration, as nox's check of a kept matrix expects
+    assert all(r["parameters"] == r["test_parameters"] for r in summary["runs"]), summary["runs"]
     assert tree_digest(CHAPTERS) == before, "running chapters must never modify chapters/"
 
 
@@ -182,6 +185,18 @@ def test_failing_cell_names_chapter_cell_and_backend(tmp_path, capsys):
     code = main(["run", str(chapter), "--backend", "numpy", "--build-dir", str(tmp_path / "build")])
     assert code == 1
     assert "code cell 2" in capsys.readouterr().err
+
+
+@pytest.mark.tooling  # the runner on numpy: the same in every environment
+def test_a_cell_that_times_out_is_named(tmp_path):
+    """A timeout gets no error reply from the kernel: the cell that was running is named all the same."""
+    slow = tmp_path / "slow.md"
+    slow.write_text(failing_chapter(tmp_path).read_text().replace(
+        "d2l.corr2d(d2l.ones((2, 2)), d2l.ones((3, 3)))", "import time\ntime.sleep(60)"))
+    result = run_chapter(slow, "numpy", tmp_path / "build", timeout=3)
+    assert result.status == "failed" and result.cell == 2
+    assert result.error.startswith("chapter 'slow' failed on backend 'numpy' at code cell 2: CellTimeoutError: "
+                                   "A cell timed out while it was being executed, after 3 seconds"), result.error
 
 
 @pytest.mark.tooling  # the runner on numpy: the same in every environment

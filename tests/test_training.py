@@ -256,3 +256,26 @@ def test_lenet_matches_torch_nn_step_by_step():
         opt.step()
         theirs.append(loss.item())
     np.testing.assert_allclose(ours, theirs, rtol=1e-4)
+
+
+def test_the_book_idiom_trains_on_the_pinned_backend(other_backend):
+    """``from d2lconv import torch as d2l``: a model class of the user's, save_hyperparameters through
+    the pinned wrappers, and batches, parameters and steps on that backend while numpy is the default."""
+    import importlib
+
+    pinned = getattr(importlib.import_module("d2lconv"), other_backend.NAME)
+
+    class Net(pinned.Classifier):
+        def __init__(self, lr=0.1, num_classes=4):
+            super().__init__()
+            self.save_hyperparameters()
+            self.net = pinned.Sequential(pinned.Flatten(), pinned.Linear(16), pinned.ReLU(),
+                                         pinned.Linear(num_classes))
+
+    with d2l.use_backend("numpy"):
+        pinned.seed(0)
+        model = Net()
+        assert model.hparams == {"plot_train_per_epoch": 2, "plot_valid_per_epoch": 1, "lr": 0.1, "num_classes": 4}
+        trainer = pinned.Trainer(max_epochs=2, progress=False).fit(model, Blobs())
+        assert other_backend.is_tensor(model.net[1].weight)
+        assert trainer.history["val_acc"][-1] > 0.9

@@ -10,13 +10,15 @@ from typing import Any
 
 from ..agreement import Disagreement, compared_runs, run_label
 from ..sections import book_order, chapter_sections
+from .parameters import describe
 
 
 def format_table(runs: list[dict[str, Any]], disagreements: list[Disagreement],
                  rows: list[str] | None = None) -> str:
     """One row per run label (backend, or backend @ environment), one column per chapter:
-    status, seconds, and whether the run agrees with the reference; then every problem. Chapters
-    come in the book's order (the section numbers the runs recorded)."""
+    status, seconds, and whether the run agrees with the reference; then every problem, and the
+    parameters chapters were run with. Chapters come in the book's order (the section numbers the
+    runs recorded)."""
     chapters = book_order((r["chapter"] for r in runs), chapter_sections(runs))
     by_key = {(r["chapter"], run_label(r)): r for r in runs}
     rows = rows or list(dict.fromkeys(run_label(r) for r in runs))
@@ -48,6 +50,9 @@ def format_table(runs: list[dict[str, Any]], disagreements: list[Disagreement],
             lines.append(f"  {run_label(r)}/{r['chapter']}: {r.get('error')}")
     for d in disagreements:
         lines.append(f"  {d.backend}/{d.chapter} vs {d.reference}: {d.name!r}: {d.detail}")
+    ran_with = {r["chapter"]: r["parameters"] for r in runs if r.get("parameters")}
+    for chapter in (c for c in chapters if c in ran_with):
+        lines.append(f"  {chapter} was run with parameters: {describe(ran_with[chapter])}")
     if alone and runs:
         lines.append(f"  nothing to compare for {', '.join(sorted(alone))}: fewer than two successful runs "
                      "(agreement needs at least two backends or environments)")

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -53,6 +54,10 @@ class RunResult:
     source: str | None = None  # the chapter file run
     source_sha256: str | None = None  # of its text: merged builds must have run the same text
     section: str | None = None  # the book's section number, from the chapter's front matter (its place)
+    # the values injected after the chapter's parameters cell ({name: Python literal}; {}: its own values),
+    # and the chapter's own test configuration (front matter test-parameters), whether used or not
+    parameters: dict[str, str] = field(default_factory=dict)
+    test_parameters: dict[str, str] = field(default_factory=dict)
     recorded: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -164,6 +169,14 @@ def _error_text(exc: BaseException) -> str:
     return f"{ename}: {evalue}".strip()
 
 
+def _error_line(exc: BaseException) -> str:
+    """One line for the error: an exception's last line; a timeout's first (its cell preview follows)."""
+    from nbclient.exceptions import CellTimeoutError
+
+    lines = _error_text(exc).splitlines() or [str(exc)]
+    return lines[0] if isinstance(exc, CellTimeoutError) else lines[-1]
+
+
 def check_build_dir(build_dir: Path) -> None:
     """Fail early, with the path, if outputs cannot be written there."""
     try:
@@ -182,11 +195,15 @@ def _refuse_source_dir(build_dir: Path, chapter: Path) -> None:
 
 
 def run_chapter(chapter: str | Path, backend: str, build_dir: Path | str = "build",
-                timeout: int = 900, chapters_dir: Path | None = None, verbose: bool = False) -> RunResult:
+                timeout: int = 900, chapters_dir: Path | None = None, verbose: bool = False,
+                parameters: Mapping[str, Any] | None = None, test_parameters: bool = False) -> RunResult:
     """Execute one chapter on one backend in a fresh kernel and write its outputs atomically.
 
-    Unless ``verbose``, the frameworks' informational log lines are left out of the cells' stderr
-    and the kernel process's own output (start-up warnings) is not echoed; errors always show.
+    ``parameters`` ({name: value}) are assigned in a cell inserted after the chapter's parameters
+    cell (see :mod:`d2lconv.runner.parameters`), over the chapter's test parameters when
+    ``test_parameters``; the chapter file is not changed. Unless ``verbose``, the frameworks'
+    informational log lines are left out of the cells' stderr and the kernel process's own output
+    (start-up warnings) is not echoed; errors always show.
     """
     import json
 
@@ -194,29 +211,35 @@ def run_chapter(chapter: str | Path, backend: str, build_dir: Path | str = "buil
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+    from . import parameters as params
+
     backend = canonical_name(backend)
     path = resolve_chapter(str(chapter), chapters_dir)
     out_dir = Path(build_dir) / backend
     _refuse_source_dir(out_dir, path)
     check_build_dir(out_dir)
     stem = path.stem
-    started = time.perf_counter()
-    try:
-        load(backend)
-    except ImportError as exc:
-        return RunResult(stem, backend, "error", 0.0, error=f"{exc}")
-
     nb = read_notebook(path)
     if not any(c.cell_type == "code" for c in nb.cells):
         raise ChapterError(f"chapter {str(path)!r} has no code cells: is it a jupytext notebook "
                            f"(MyST markdown with a jupytext header, or .ipynb)?")
+    values = params.resolve(nb, stem, parameters, test_parameters)  # before anything runs: usage errors
+    own_test = params.recorded(params.chapter_test_parameters(nb, stem))
+    injected = params.inject(nb, values, stem)  # into the notebook to run, never the chapter file
+    started = time.perf_counter()
+    try:
+        load(backend)
+    except ImportError as exc:
+        return RunResult(stem, backend, "error", 0.0, error=f"{exc}", parameters=params.recorded(values),
+                         test_parameters=own_test)
     try:
         ensure_mathjax(Path(build_dir) / MATHJAX_DIR)
     except FileNotFoundError:
         raise ChapterError(f"the chapter pages need MathJax 3 files, which are not installed; install "
                            f"them with: {pip_install('chapters')}") from None
     failed_cell: dict[str, int] = {}
-    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    # numbered as in the chapter: the injected cell is not one of its cells
+    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and i != injected]
 
     def on_cell_error(cell, cell_index, execute_reply):
         failed_cell.setdefault("index", cell_index)
@@ -261,13 +284,18 @@ def run_chapter(chapter: str | Path, backend: str, build_dir: Path | str = "buil
                        notebook=str(names["notebook"]), html=str(names["html"]),
                        results=str(names["results"]), recorded=recorded,
                        source=str(path), source_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-                       section=section_of(nb.metadata))
+                       section=section_of(nb.metadata), parameters=params.recorded(values),
+                       test_parameters=own_test)
     if error is not None:
         index = failed_cell.get("index")
+        if index is None:  # a timeout or a dead kernel (no error reply): the last cell that started
+            started_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.get("execution_count")]
+            index = started_cells[-1] if started_cells else None
         result.cell = code_cells.index(index) + 1 if index in code_cells else None
-        where = f"code cell {result.cell}" if result.cell else "a cell"
+        where = (f"code cell {result.cell}" if result.cell else
+                 "the injected-parameters cell" if index is not None and index == injected else "a cell")
         result.error = (f"chapter {stem!r} failed on backend {backend!r} at {where}: "
-                        f"{_error_text(error).splitlines()[-1] if _error_text(error) else error}")
+                        f"{_error_line(error)}")
         if isinstance(error, DeadKernelError) and kernel_text.strip():
             result.error += f" (the kernel's last words: {kernel_text.strip().splitlines()[-1][:300]})"
     else:

@@ -6,6 +6,7 @@ import argparse
 import importlib.util
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 from ..backend import BACKENDS, ENV_VAR, available_backends, canonical_name, env_backend_name
@@ -29,6 +30,24 @@ def _backend_name(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _parameter(text: str) -> str:
+    """``-p NAME=VALUE`` (``-p NAME VALUE`` is joined into it by the parser): checked, kept as text."""
+    from .parameters import ParameterError, split_assignment
+
+    try:
+        split_assignment(text)
+    except ParameterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _parameters(args: argparse.Namespace) -> dict:
+    """The ``-p`` values as {name: value} (Python literals, else strings)."""
+    from .parameters import collect
+
+    return collect(args.parameters or [])
+
+
 def _missing_chapter_tools() -> str | None:
     """The error to show when the ``chapters`` extra (Jupyter kernel, nbclient, ...) is missing."""
     for module in ("nbclient", "nbconvert", "nbformat", "jupytext", "ipykernel", "matplotlib", "tqdm"):
@@ -50,6 +69,7 @@ def _usage_error(command: str, problem: object) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from .chapters import ChapterError, run_chapter
+    from .parameters import describe
 
     problem = _missing_chapter_tools()
     if problem:
@@ -58,7 +78,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         backend = args.backend or env_backend_name()
         result = run_chapter(args.chapter, backend, Path(args.build_dir), timeout=args.timeout,
-                             chapters_dir=args.chapters_dir, verbose=args.verbose)
+                             chapters_dir=args.chapters_dir, verbose=args.verbose,
+                             parameters=_parameters(args), test_parameters=args.test_parameters)
     except (ChapterError, ValueError) as exc:
         return _usage_error("run", exc)
     if args.json:
@@ -66,6 +87,8 @@ def _run(args: argparse.Namespace) -> int:
     elif result.status == "ok":
         print(f"{result.chapter} on {backend}: ok in {result.seconds:.1f}s\n  notebook: {result.notebook}"
               f"\n  html:     {result.html}\n  results:  {result.results}")
+        if result.parameters:
+            print(f"  parameters: {describe(result.parameters)}")
     else:
         print(f"d2lconv run: {result.error}", file=sys.stderr)
         if result.notebook:
@@ -88,16 +111,20 @@ def _matrix(args: argparse.Namespace) -> int:
         return _usage_error("matrix", exc)
     backends = args.backends or available_backends()
     options = dict(jobs=args.jobs, timeout=args.timeout, progress=not args.no_progress, label=args.label,
-                   verbose=args.verbose)
-    if args.scheduler:
-        if importlib.util.find_spec("distributed") is None:
-            return _usage_error("matrix", "--scheduler needs Dask distributed, which is not installed; "
-                                          f"install it with: {pip_install('dask')}")
-        from .distributed import DaskMatrix
+                   verbose=args.verbose, test_parameters=args.test_parameters)
+    if args.scheduler and importlib.util.find_spec("distributed") is None:
+        return _usage_error("matrix", "--scheduler needs Dask distributed, which is not installed; "
+                                      f"install it with: {pip_install('dask')}")
+    try:
+        options["parameters"] = _parameters(args)
+        if args.scheduler:
+            from .distributed import DaskMatrix
 
-        matrix = DaskMatrix(chapters, backends, Path(args.build_dir), scheduler=args.scheduler, **options)
-    else:
-        matrix = Matrix(chapters, backends, Path(args.build_dir), **options)
+            matrix = DaskMatrix(chapters, backends, Path(args.build_dir), scheduler=args.scheduler, **options)
+        else:
+            matrix = Matrix(chapters, backends, Path(args.build_dir), **options)
+    except ChapterError as exc:  # the parameters do not fit the chapters
+        return _usage_error("matrix", exc)
     try:
         report = matrix.run()
     except (ConnectionError, TimeoutError) as exc:
@@ -180,6 +207,21 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the options taking NAME=VALUE or NAME VALUE (see d2lconv.cli.Parser)
+PARAMETER_OPTIONS = ("-p", "--parameter")
+
+
+class _Help(argparse.HelpFormatter):
+    """argparse's help, with lines never broken inside an option (``--test-`` / ``parameters``)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return textwrap.fill(" ".join(text.split()), width, initial_indent=indent, subsequent_indent=indent,
+                             break_on_hyphens=False)
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add run, matrix, compare, build, chapters and lab to the ``d2lconv`` command's subcommands."""
     # the subcommands' parsers come from `sub` (d2lconv.cli.Parser: no prefix matching); these shared
@@ -194,13 +236,29 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     common.add_argument("--verbose", "-v", action="store_true",
                         help="keep the frameworks' log lines (XLA start-up, ...) in the pages and show the "
                              "kernel's own output; errors are shown either way")
+    # chapter parameters (papermill's convention): the chapter's one code cell tagged `parameters`
+    params = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    params.add_argument("-p", "--parameter", dest="parameters", action="append", type=_parameter, default=None,
+                        metavar="NAME=VALUE",
+                        help="run the chapter with NAME set to VALUE (also -p NAME VALUE; repeatable): a cell "
+                             "assigning it is inserted after the chapter's code cell tagged 'parameters', which "
+                             "must assign NAME; the chapter file is not changed. VALUE is a Python literal "
+                             "(1, 0.5, 'adam', [3, 3], None), else taken as a string")
+    params.add_argument("--test-parameters", action="store_true",
+                        help="apply the chapter's short test configuration (its front matter's "
+                             "d2lconv: test-parameters: {max_epochs: 1}); -p values win over it")
 
     run = sub.add_parser(
-        "run", parents=[common], help="execute one chapter on one backend in a Jupyter kernel",
+        "run", parents=[common, params], name_value_options=PARAMETER_OPTIONS, formatter_class=_Help,
+        help="execute one chapter on one backend in a Jupyter kernel",
         description="Execute CHAPTER in a fresh Jupyter kernel on one backend and write "
                     "BUILD/BACKEND/CHAPTER.ipynb and .html (with figures) and .results.json. "
                     "The chapter itself is never modified. A failing cell stops the run with the "
-                    "chapter, cell, backend and error, exit code 1, and CHAPTER.failed.* outputs.")
+                    "chapter, cell, backend and error, exit code 1, and CHAPTER.failed.* outputs. "
+                    "With -p NAME=VALUE the chapter runs with other values for the names its "
+                    "parameters cell assigns; the run records them.",
+        epilog="example: d2lconv run lenet -p max_epochs=1   (the same: -p max_epochs 1; "
+               "lenet's short test configuration: d2lconv run lenet --test-parameters)")
     run.add_argument("chapter", metavar="CHAPTER", help="a path, or a chapter's (short) name")
     run.add_argument("--backend", "-b", type=_backend_name, default=None,
                      help=f"one of {', '.join(BACKENDS)} (default: ${ENV_VAR}, else numpy)")
@@ -208,12 +266,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(func=_run)
 
     matrix = sub.add_parser(
-        "matrix", parents=[common], help="run chapters on every installed backend and compare them",
+        "matrix", parents=[common, params], name_value_options=PARAMETER_OPTIONS, formatter_class=_Help,
+        help="run chapters on every installed backend and compare them",
         description="Run each CHAPTER (default: all) on each backend (default: every installed one), "
                     "each in its own process, -j at a time, with a progress bar. Ends with a table "
                     "backend x chapter (status, time, agreement) and writes BUILD/matrix.json. "
                     "One failure does not stop the others. The backends must agree on the numbers "
-                    "each chapter records (d2l.record) within float32 tolerance.")
+                    "each chapter records (d2l.record) within float32 tolerance. -p NAME=VALUE applies "
+                    "to every chapter whose parameters cell assigns NAME (a NAME no chapter of the run "
+                    "assigns is an error); --test-parameters runs each chapter's own short test "
+                    "configuration, as the test suite does.",
+        epilog="example: d2lconv matrix lenet -p max_epochs=1; d2lconv matrix --test-parameters")
     matrix.add_argument("chapters", nargs="*", metavar="CHAPTER")
     matrix.add_argument("--backends", type=_backend_list, default=None, metavar="B1,B2",
                         help="comma-separated backends (default: every installed one)")
@@ -233,7 +296,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     "environment or on any machine) for each BUILD_DIR and print one table: backend @ "
                     "environment x chapter, every run compared with numpy in the first environment "
                     "within float32 tolerance. Exit 1 if a run failed, disagrees, or a chapter was run "
-                    "from different sources; exit 2 if a directory holds no matrix.")
+                    "from different sources; exit 2 if a directory holds no matrix, or a chapter's runs were "
+                    "made with different parameters (-p, --test-parameters): those are never compared.")
     compare.add_argument("build_dirs", nargs="+", metavar="BUILD_DIR")
     compare.add_argument("--label", dest="labels", action="append", default=None, metavar="NAME",
                          help="name the environments, once per BUILD_DIR in order "

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,9 @@ def _pdeathsig() -> Any:
 
 
 def run_on_worker(stem: str, suffix: str, source: bytes, backend: str, timeout: int,
-                  verbose: bool = False) -> dict[str, Any]:
-    """Run one chapter on this worker in a subprocess; the run's result and the bytes of its files."""
+                  verbose: bool = False, run_args: Sequence[str] = ()) -> dict[str, Any]:
+    """Run one chapter on this worker in a subprocess; the run's result and the bytes of its files.
+    ``run_args`` go to ``d2lconv run`` as they are (the chapter's ``-p NAME=VALUE``)."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="d2lconv-run-") as tmp:
         chapter = Path(tmp) / "chapters" / f"{stem}{suffix}"
@@ -56,7 +58,7 @@ def run_on_worker(stem: str, suffix: str, source: bytes, backend: str, timeout: 
         chapter.write_bytes(source)  # bytes: the same file, so the same source_sha256, as a local run
         cmd = [sys.executable, "-m", "d2lconv.cli", "run", str(chapter), "--backend", backend,
                "--build-dir", str(Path(tmp) / "build"), "--timeout", str(timeout), "--json",
-               *(["--verbose"] if verbose else [])]
+               *(["--verbose"] if verbose else []), *run_args]
         proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=_pdeathsig())  # noqa: PLW1509
         result = parse_run_output(stem, backend, proc.stdout, proc.stderr, proc.returncode,
                                   time.perf_counter() - started)
@@ -120,7 +122,7 @@ class DaskMatrix(Matrix):
                 return self._interrupted(chapter, backend)
             future = self._client.submit(run_on_worker, chapter.stem, chapter.suffix,
                                          chapter.read_bytes(), backend, self.timeout,
-                                         self.verbose,
+                                         self.verbose, self._parameter_args(chapter),
                                          key=f"d2lconv-{chapter.stem}-{backend}-{uuid.uuid4().hex[:8]}",
                                          pure=False)
             self._futures.add(future)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,11 +58,21 @@ class Matrix:
 
     def __init__(self, chapters: list[Path], backends: list[str], build_dir: Path, jobs: int = 1,
                  timeout: int = 900, progress: bool = True, label: str | None = None,
-                 verbose: bool = False) -> None:
+                 verbose: bool = False, parameters: Mapping[str, Any] | None = None,
+                 test_parameters: bool = False) -> None:
+        """``parameters`` ({name: value}) go to every chapter whose parameters cell assigns the name,
+        over each chapter's own test parameters when ``test_parameters``; names no chapter assigns,
+        and test parameters that do not fit their chapter, are a ChapterError here, before any run."""
+        from .chapters import read_notebook
+        from .parameters import plan, recorded
+
         # absolute, so the paths recorded in matrix.json do not depend on the working directory
         self.chapters, self.backends, self.build_dir = chapters, backends, Path(build_dir).absolute()
         self.jobs, self.timeout, self.progress, self.label = max(1, jobs), timeout, progress, label
         self.verbose = verbose
+        #: each chapter's (stem's) parameters as its runs record them: {name: Python literal}
+        self.recorded_plan = {stem: recorded(values) for stem, values in
+                              plan(chapters, parameters, test_parameters, read_notebook).items()}
         self.summary_path = self.build_dir / "matrix.json"
         self._procs: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
@@ -72,10 +83,15 @@ class Matrix:
         return {"chapter": chapter.stem, "backend": backend, "status": "skipped",
                 "seconds": 0.0, "error": "interrupted before it started"}
 
+    def _parameter_args(self, chapter: Path) -> list[str]:
+        """``-p NAME=LITERAL`` for each value the chapter's runs get (the literal reads back as the value)."""
+        return [arg for name, text in self.recorded_plan.get(chapter.stem, {}).items()
+                for arg in ("-p", f"{name}={text}")]
+
     def _one(self, chapter: Path, backend: str) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "d2lconv.cli", "run", str(chapter), "--backend", backend,
                "--build-dir", str(self.build_dir), "--timeout", str(self.timeout), "--json",
-               *(["--verbose"] if self.verbose else [])]
+               *(["--verbose"] if self.verbose else []), *self._parameter_args(chapter)]
         started = time.perf_counter()
         with self._lock:
             if self._stopping:
@@ -124,8 +140,10 @@ class Matrix:
 
         ``d2lconv matrix --backends torch`` then adds to the table instead of erasing the other
         backends. A run is kept only if it comes from the same environment (interpreter and
-        framework versions), its chapter file still holds the text that ran, and its outputs are
-        still there; other environments belong in their own build directory (``d2lconv compare``).
+        framework versions), its chapter file still holds the text that ran, its outputs are
+        still there, and - for a chapter this matrix runs too - it was made with the parameters
+        this matrix gives that chapter (runs made with different parameters are never compared);
+        other environments belong in their own build directory (``d2lconv compare``).
         """
         try:
             earlier = json.loads(self.summary_path.read_text())
@@ -139,7 +157,9 @@ class Matrix:
         for run in earlier.get("runs", []):
             files = [run.get(k) for k in ("notebook", "results") if run.get(k)]
             if ((run["chapter"], run["backend"]) not in rerun and files and all(Path(f).is_file() for f in files)
-                    and run.get("source_sha256") and _sha256(run.get("source")) == run["source_sha256"]):
+                    and run.get("source_sha256") and _sha256(run.get("source")) == run["source_sha256"]
+                    and (run["chapter"] not in self.recorded_plan
+                         or (run.get("parameters") or {}) == self.recorded_plan[run["chapter"]])):
                 kept.append({**run, "earlier": True})
         return kept
 

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..agreement import Disagreement, check_agreement, compared_runs
+from ..agreement import Disagreement, check_agreement, compared_runs, run_label
 from ..backend import BACKENDS
 from .agreement import format_table
 from .environment import summary
+from .parameters import conflicts
 
 SUMMARY_FILE = "matrix.json"
 
@@ -74,7 +75,8 @@ def merge_builds(build_dirs: list[Path], labels: list[str] | None = None) -> Mer
     """Merge the matrices in ``build_dirs`` (label each by ``labels``, else by what it recorded).
 
     Results are read from each build directory itself (``BACKEND/CHAPTER.results.json``), so a
-    build copied from another machine compares as well.
+    build copied from another machine compares as well. Runs of a chapter made with different
+    parameters are refused (BuildError naming them): their numbers need not agree.
     """
     if labels and len(labels) != len(build_dirs):
         raise BuildError(f"{len(labels)} labels for {len(build_dirs)} build directories; give one per directory")
@@ -104,6 +106,10 @@ def merge_builds(build_dirs: list[Path], labels: list[str] | None = None) -> Mer
                                      f"{str(results)!r} is missing")
                 run["results"] = str(results)
             report.runs.append(run)
+    different = conflicts(report.runs, run_label)
+    if different:  # their numbers differ for a reason: never compared
+        raise BuildError("; ".join(different) + "; compare runs made with the same parameters (the same -p, "
+                         "or --test-parameters, in every `d2lconv matrix`)")
     sources: dict[str, dict[str, str]] = {}
     for run in report.runs:
         if run.get("source_sha256"):

@@ -77,9 +77,12 @@ def merge_chapter(chapter: str, by_backend: dict[str, tuple[Path, str]]) -> Any:
     merged = nbformat.v4.new_notebook(metadata=copy.deepcopy(ref.metadata))
     merged.metadata["d2lconv"] = {**(merged.metadata.get("d2lconv") or {}),  # the chapter's own (its section)
                                   "backends": list(notebooks), "status": {b: s for b, (_, s) in by_backend.items()}}
+    parameters = parameters_note(ref.metadata)
     for i, cell in enumerate(ref.cells):
         if cell.cell_type != "code":
             merged.cells.append(copy.deepcopy(cell))
+            if parameters and cell.cell_type == "markdown" and _with_note(merged.cells[-1], parameters):
+                parameters = None
             continue
         source = nbformat.v4.new_code_cell(cell.source, metadata={
             k: v for k, v in copy.deepcopy(cell.metadata).items() if k not in VOLATILE_CELL_KEYS})
@@ -94,7 +97,33 @@ def merge_chapter(chapter: str, by_backend: dict[str, tuple[Path, str]]) -> Any:
                 cell.source, outputs=copy.deepcopy(nb.cells[i].get("outputs", [])),
                 execution_count=nb.cells[i].get("execution_count"),
                 metadata={"tags": ["remove-input"], "d2lconv": {"backend": backend, "note": note}}))
+    if parameters:  # no title heading to put it under: at the top
+        merged.cells.insert(0, nbformat.v4.new_markdown_cell(parameters))
     return merged
+
+
+def parameters_note(metadata: dict[str, Any]) -> str | None:
+    """A short MyST note of the parameters the runs were made with (``d2lconv run -p``), or None."""
+    d2lconv = metadata.get("d2lconv") or {}
+    injected = d2lconv.get("injected-parameters")  # d2lconv.runner.parameters.INJECTED_METADATA_KEY
+    if not injected:
+        return None
+    values = ", ".join(f"`{name} = {text}`" for name, text in injected.items())
+    test = d2lconv.get("test-parameters") or {}
+    which = (" - the chapter's short test configuration" if set(test) == set(injected)
+             and all(repr(test[n]) == injected[n] for n in test) else "")
+    return (f"```{{note}}\nThis page was run with parameters: {values}{which}. The chapter's own values "
+            f"are in its parameters cell.\n```")
+
+
+def _with_note(cell, note: str) -> bool:
+    """Put ``note`` right under the page's title heading, if ``cell`` holds it."""
+    lines = cell.source.splitlines()
+    at = next((i for i, line in enumerate(lines) if line.startswith("# ")), None)
+    if at is None:
+        return False
+    cell.source = "\n".join([*lines[:at + 1], "", note, "", *lines[at + 1:]])
+    return True
 
 
 def title_of(notebook) -> str:

@@ -69,7 +69,10 @@ for _name, (_extras, _constraints, _backends) in ENVIRONMENTS.items():
                name=_name) -> None:
         _install(session, extras, constraints)
         _fashion_mnist(session)
-        env = {"D2LCONV_BACKEND": "", "PYTHONHASHSEED": "0", "D2LCONV_MATRIX_BUILD": str(_build(name))}
+        env = {"D2LCONV_BACKEND": "", "PYTHONHASHSEED": "0", "D2LCONV_MATRIX_BUILD": str(_build(name)),
+               # two pytest workers on two cores: a thread each (d2lconv.backend.thread_limits; torch's
+               # OpenMP threads spin when they share a core, one LeNet epoch took 7x longer)
+               **{v: "1" for v in THREAD_VARIABLES}}
         if name == "current":  # tests-all fuzzes the same ops with 300; current JAX recompiles per shape
             env["D2LCONV_HYPOTHESIS_EXAMPLES"] = "50"
         session.run("d2lconv", "info", env=env)
@@ -89,6 +92,8 @@ for _name, (_extras, _constraints, _backends) in ENVIRONMENTS.items():
     nox.session(name=f"tests-{_name}")(_tests)
 
 
+#: The variables d2lconv.backend.thread_limits sets (nox does not import d2lconv).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
 #: Where Debian's dataset-fashion-mnist package puts the four files d2l.FashionMNIST reads.
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 

@@ -219,3 +219,20 @@ def test_op_names_follow_the_backend_and_unknown_names_fail(backend):
     with pytest.raises(AttributeError, match="has no attribute 'no_such_op'"):
         d2l.no_such_op  # noqa: B018
     assert "reduce_sum" in dir(d2l)
+
+
+def test_parallel_matrix_runs_get_their_share_of_the_cores(monkeypatch, tmp_path):
+    import os
+
+    from d2lconv.backend import thread_limits
+    from d2lconv.runner.matrix import Matrix
+
+    limits = thread_limits(3)
+    assert limits["OMP_NUM_THREADS"] == "3" and limits["TF_NUM_INTRAOP_THREADS"] == "3"
+    assert thread_limits(0)["OMP_NUM_THREADS"] == "1"
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    share = str(max(1, (os.cpu_count() or 1) // 2))
+    assert Matrix([], ["numpy"], tmp_path, jobs=2)._run_environment()["OMP_NUM_THREADS"] == share
+    assert "OMP_NUM_THREADS" not in Matrix([], ["numpy"], tmp_path, jobs=1)._run_environment()
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")  # the user's own cap wins
+    assert Matrix([], ["numpy"], tmp_path, jobs=2)._run_environment()["OMP_NUM_THREADS"] == "7"

@@ -28,3 +28,20 @@ def test_tables_bold_every_miss_and_keep_the_backend_order(tmp_path, capsys):
     assert "| max 2x2 | n/a | **1.51** |" in out  # forward + backward table: the bar is 1.5
     assert "| 1024x1024, 3x3 | **3.20** |" in out  # roofline: the bar is 3
     assert "convolution, forward" not in out  # no conv rows, no conv table
+
+
+def test_lenet_tables_split_the_native_and_the_compiled_rows(tmp_path, capsys):
+    rows = [
+        {"section": "lenet", "backend": "numpy", "case": "train step, batch 128", "native": "torch",
+         "ours_ms": 30.0, "native_ms": 20.0, "ratio": 1.5},
+        {"section": "lenet", "backend": "jax", "case": "train step, batch 128", "native": "jax",
+         "ours_ms": 40.0, "native_ms": 20.0, "ratio": 2.0},
+        {"section": "lenet", "backend": "jax", "case": "compiled vs eager, batch 128",
+         "compiled_ms": 40.0, "eager_ms": 80.0, "compiled_ratio": 0.5},
+    ]
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps({"machine": "m", "versions": {}, "rows": rows}))
+    assert load_tool().main([str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "| case | numpy | jax |\n|---|---|---|\n| train step, batch 128 | 1.50 | **2.00** |" in out
+    assert "| case | jax |\n|---|---|\n| compiled vs eager, batch 128 | 0.50 |" in out

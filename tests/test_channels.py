@@ -184,3 +184,27 @@ def test_conv2d_with_only_out_channels_reads_its_input_channels_off_the_first_in
     assert d2l.shape(layer.weight) == (4, 5, 3, 3) and d2l.shape(Y) == (2, 4, 6, 7)
     want = d2l.corr2d_multi_in_out(X, layer.weight, 1) + d2l.reshape(layer.bias, (-1, 1, 1))
     np.testing.assert_allclose(d2l.numpy(Y), d2l.numpy(want), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("padding, stride", [((0, 0), (1, 1)), ((2, 1), (2, 3))])
+def test_the_layers_conv2d_primitive_matches_the_chapters_function_and_its_gradients(backend, padding, stride):
+    """``conv2d`` (the framework's convolution, which Conv2D uses) against ``corr2d_multi_in_out``
+    (what the chapter teaches): values, and gradients in the input, the kernel and the bias."""
+    g = np.random.default_rng(5)
+    X, K = g.normal(size=(3, 2, 9, 8)).astype(np.float32), g.normal(size=(4, 2, 3, 5)).astype(np.float32)
+    b = g.normal(size=(4,)).astype(np.float32)
+    weights = d2l.conv_output_shape((9, 8), (3, 5), padding, stride)
+    W = backend.from_numpy(g.normal(size=(3, 4, *weights)).astype(np.float32))
+    x, k, bias = (backend.from_numpy(a) for a in (X, K, b))
+
+    def ours(x, k, bias):
+        return d2l.reduce_sum(d2l.conv2d(x, k, padding, stride, bias) * W)
+
+    def chapter(x, k, bias):
+        return d2l.reduce_sum((d2l.corr2d_multi_in_out(x, k, padding, stride) + d2l.reshape(bias, (-1, 1, 1))) * W)
+
+    value, grads = d2l.value_and_grad(ours, argnums=(0, 1, 2))(x, k, bias)
+    want, want_grads = d2l.value_and_grad(chapter, argnums=(0, 1, 2))(x, k, bias)
+    np.testing.assert_allclose(float(d2l.numpy(value)), float(d2l.numpy(want)), rtol=1e-4)
+    for got, expected in zip(grads, want_grads):
+        np.testing.assert_allclose(d2l.numpy(got), d2l.numpy(expected), rtol=1e-4, atol=1e-4)

@@ -40,6 +40,9 @@ PAGES = {
     "channels": (3, ["same as the definition: True", "forward multiplications: counted 1296  formula 1296",
                      "with a shuffle between: output group 0 depends on input groups [0, 1, 2, 3]"]),
     "pooling": (6, ["stride 2: identical maps: True"]),
+    # the batch, the live training curves, the activations of exercise 4 (the exercises' boards are off)
+    "lenet": (3, ["in all: 61706", "60000 training and 10000 test images", "469 steps per epoch",
+                  "ReLU and max-pooling, lr 0.1"]),
 }
 #: A float32 printed through float64: 0.850600004196167, 0.9097999930381775 (float32: lines show it on purpose)
 FLOAT32_NOISE = re.compile(r"\d\.\d*(?:00000|99999)\d")
@@ -57,6 +60,7 @@ BOOK_NUMBERS = {
     ("pooling", "MaxPool2D(3, padding=1, stride=2)"): [5.0, 7.0, 13.0, 15.0],
     ("pooling", "MaxPool2D((2, 3), stride=(2, 3), padding=(0, 1))"): [5.0, 7.0, 13.0, 15.0],
     ("pooling", "two channels pooled"): [5.0, 7.0, 13.0, 15.0, 6.0, 8.0, 14.0, 16.0],
+    ("lenet", "parameter count"): [61706.0],
 }
 
 
@@ -130,9 +134,9 @@ def test_chapters_place_themselves_in_the_books_order(matrix_run, d2lconv_backen
     from d2lconv.sections import section_key, section_of
 
     sections = {p.stem: section_of(read_notebook(p).metadata) for p in ALL_CHAPTERS}
-    book = ["convolutions-for-images", "padding-and-strides", "channels", "pooling"]
+    book = ["convolutions-for-images", "padding-and-strides", "channels", "pooling", "lenet"]
     assert sorted(sections, key=lambda c: section_key(c, sections[c])) == book
-    assert [sections[c] for c in book] == ["7.2", "7.3", "7.4", "7.5"]
+    assert [sections[c] for c in book] == ["7.2", "7.3", "7.4", "7.5", "7.6"]
     report = matrix_run[0]
     assert {r["chapter"]: r["section"] for r in report.runs} == sections
     assert format_table(report, d2lconv_backends).splitlines()[0].split()[1:] == book

@@ -376,6 +376,97 @@ def test_argmax(backend, data):
           lambda: np.asarray(np.argmax(arr, axis=axis)).astype(np.int64), error=ValueError)
 
 
+@SWEEP
+@given(data=st.data())
+def test_reduce_max(backend, data):
+    """numpy.max in x's dtype; a reduced axis of length 0 is a ValueError, as in numpy (even when the
+    result is empty too)."""
+    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes(empty=True)), lo=-3, hi=3))  # many ties
+    axis, keepdims = data.draw(reduction_axis(arr.ndim)), data.draw(st.sampled_from([None, False, True]))
+    x = backend.from_numpy(arr)
+    kwargs = {} if keepdims is None else {"keepdims": keepdims}
+    bare = axis is None and data.draw(st.booleans())
+    agree(lambda: d2l.reduce_max(x, **kwargs) if bare else d2l.reduce_max(x, axis=axis, **kwargs),
+          lambda: np.asarray(np.max(arr, axis=axis, keepdims=bool(keepdims))), error=ValueError)
+
+
+@SWEEP
+@given(data=st.data())
+def test_log_softmax(backend, data):
+    """Ranks 1 to 4, any axis, logits up to +-100 (exp(100) overflows float32 unless shifted); an integer
+    tensor gives float64. The rounding bound is the size of what it is computed from, |x - max| + log(sum)."""
+    kind = data.draw(dtypes)
+    arr = data.draw(arrays(kind, data.draw(shapes(min_rank=1, empty=True)), lo=-100, hi=100))
+    axis = data.draw(st.one_of(st.none(), axis_of(arr.ndim)))
+    x = backend.from_numpy(arr)
+    out = d2l.log_softmax(x) if axis is None else d2l.log_softmax(x, axis=axis)
+    axis = -1 if axis is None else axis
+    with quiet():
+        wide = arr.astype(np.float64)
+        shifted = wide - (np.max(wide, axis=axis, keepdims=True) if wide.size else 0)
+        total = np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    want = (shifted - total).astype(arr.dtype if kind in FLOATS else np.float64)
+    check(out, want, scale=np.abs(shifted) + np.abs(total) if want.size else None)
+
+
+@SWEEP
+@given(data=st.data())
+def test_relu(backend, data):
+    arr = data.draw(arrays(data.draw(dtypes), data.draw(shapes(empty=True)), lo=-3, hi=3))  # zeros often
+    check(d2l.relu(backend.from_numpy(arr)), np.maximum(arr, arr.dtype.type(0)))
+
+
+# ---------------------------------------------------------------------------------------------
+# comparisons, selection, labels
+
+
+@SWEEP
+@given(data=st.data(), number=st.sampled_from([None, "first", "second"]))
+def test_equal(backend, data, number):
+    """Two tensors of one dtype, broadcasting, or a tensor and a Python number in its dtype (numpy 2's rule:
+    numpy < 2 compared a 0-d float32 with 0.5 in float64)."""
+    kind = data.draw(dtypes)
+    sa, sb = data.draw(broadcastable(2)).input_shapes
+    a, b = data.draw(arrays(kind, sa, -2, 2)), data.draw(arrays(kind, sb, -2, 2))  # many equal pairs
+    if number is None:
+        check(d2l.equal(backend.from_numpy(a), backend.from_numpy(b)), np.equal(a, b))
+        return
+    value = data.draw(st.integers(-2, 2) if kind.startswith("int") else st.sampled_from([-1, 0.5, 1.0, -0.5]))
+    x = backend.from_numpy(a)
+    out = d2l.equal(value, x) if number == "first" else d2l.equal(x, value)
+    check(out, np.equal(a, np.asarray(value, kind)))
+
+
+@SWEEP
+@given(data=st.data(), number=st.sampled_from([None, "a", "b"]))
+def test_where(backend, data, number):
+    """A boolean condition, a and b of one dtype (or one a Python number in the other's dtype), all three
+    broadcasting."""
+    kind = data.draw(dtypes)
+    sc, sa, sb = data.draw(broadcastable(3)).input_shapes
+    cond = data.draw(hnp.arrays(np.bool_, sc))
+    a, b = data.draw(arrays(kind, sa)), data.draw(arrays(kind, sb))
+    c = backend.from_numpy(cond)
+    if number is None:
+        check(d2l.where(c, backend.from_numpy(a), backend.from_numpy(b)), np.where(cond, a, b))
+        return
+    value = data.draw(st.integers(-3, 3) if kind.startswith("int") else st.sampled_from([-1, 0.5, 2.0]))
+    if number == "a":
+        check(d2l.where(c, value, backend.from_numpy(b)), np.where(cond, np.asarray(value, kind), b))
+    else:
+        check(d2l.where(c, backend.from_numpy(a), value), np.where(cond, a, np.asarray(value, kind)))
+
+
+@SWEEP
+@given(data=st.data(), kind=st.sampled_from(["int32", "int64"]), num_classes=st.integers(0, 5))
+def test_one_hot(backend, data, kind, num_classes):
+    """Labels of any shape (results of rank 1 to 5); a label outside [0, num_classes), negative ones too,
+    is a row of zeros."""
+    labels = data.draw(hnp.arrays(np.dtype(kind), data.draw(shapes(empty=True)), elements=st.integers(-2, 6)))
+    want = (labels[..., None] == np.arange(num_classes)).astype(np.float32)
+    check(d2l.one_hot(backend.from_numpy(labels), num_classes), want)
+
+
 # ---------------------------------------------------------------------------------------------
 # products
 

@@ -16,6 +16,11 @@ Sections:
 - loop: corr2d vs the textbook corr2d_loop;
 - dispatch: d2lconv.<op>, and the op of a namespace pinned by `from d2lconv import torch as
   d2l`, vs the direct framework call;
+- lenet: one training step of d2lconv's LeNet (`d2l.make_train_step`, compiled by the backend,
+  the loss read on the host every step as the Trainer does) vs the framework's own idiomatic step
+  from the same weights (tools/native_lenet.py; numpy's baseline is torch's); and, where the
+  backend compiles (TensorFlow, JAX), d2lconv's compiled step vs the same step run eagerly (not
+  in --quick); batch 128 (--quick: 32);
 - startup: import d2lconv vs import numpy; a chapter run vs importing the framework.
 """
 
@@ -37,7 +42,10 @@ import numpy as np
 import d2lconv as d2l
 from d2lconv.backend import available_backends, canonical_name, load, load_order, use_backend
 
-SECTIONS = ("conv", "roofline", "grad", "channels", "pool", "loop", "dispatch", "startup")
+SECTIONS = ("conv", "roofline", "grad", "channels", "pool", "loop", "dispatch", "lenet", "startup")
+
+#: Backends whose ``compile`` is more than the identity: only there eager vs compiled is measured.
+COMPILING_BACKENDS = ("tensorflow", "jax")
 
 
 def time_interleaved(fns: list[Callable[[], Any]], repeat: int, number: int = 1,
@@ -264,6 +272,53 @@ def bench_dispatch(backend: str, repeat: int, number: int) -> list[dict]:
     return rows
 
 
+def _native_lenet():
+    """tools/native_lenet.py, imported by its path (it sits next to this file, not in a package)."""
+    import importlib.util
+
+    name = "native_lenet"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().with_name("native_lenet.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def bench_lenet(backend: str, batch_size: int, repeat: int, eager: bool = True, lr: float = 0.1) -> list[dict]:
+    """d2lconv's LeNet training step vs the framework's own (tools/native_lenet.py), both from the
+    same weights on the same batch, steady state (warmed up, so compiling is not timed), each step
+    ending with its loss read on the host. The first losses are checked equal first. With ``eager``,
+    also d2lconv's compiled step vs the same step with ``compile=False`` where compiling is more
+    than the identity (TensorFlow, JAX)."""
+    native_lenet = _native_lenet()
+    X, y = native_lenet.batch(batch_size)
+    framework = native_lenet.native_framework(backend)
+    case = f"train step, batch {batch_size}"
+    rows = []
+    with use_backend(backend):
+        model, optim, params = native_lenet.d2lconv_lenet(backend, lr)
+        prepare, ours = native_lenet.d2lconv_step(model, optim)
+        data = prepare(X, y)
+        first = [ours(*data) for _ in range(2)]  # compiles (TensorFlow, JAX): the warm-up's first call
+        if framework in available_backends():
+            native_prepare, native = native_lenet.make_native_step(backend, params, lr)
+            native_data = native_prepare(X, y)
+            theirs = [native(*native_data) for _ in range(2)]
+            assert np.allclose(first, theirs, rtol=1e-4), (backend, first, theirs)
+            shared, baseline = time_pair(lambda: ours(*data), lambda: native(*native_data), repeat)
+            rows.append({"section": "lenet", "backend": backend, "case": case, "native": framework,
+                         "ours_ms": shared * 1e3, "native_ms": baseline * 1e3, "ratio": shared / baseline})
+        if eager and backend in COMPILING_BACKENDS:
+            eager_prepare, eager_step = native_lenet.d2lconv_step(model, optim, compile=False)
+            eager_data = eager_prepare(X, y)
+            compiled, eagerly = time_pair(lambda: ours(*data), lambda: eager_step(*eager_data), repeat)
+            rows.append({"section": "lenet", "backend": backend, "case": f"compiled vs eager, batch {batch_size}",
+                         "compiled_ms": compiled * 1e3, "eager_ms": eagerly * 1e3,
+                         "compiled_ratio": compiled / eagerly})
+    return rows
+
+
 def _python_seconds(code: str, env: dict | None = None) -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True)
@@ -297,18 +352,23 @@ def bench_startup(backends: list[str], repeat: int, chapters: bool) -> list[dict
     return rows
 
 
+def _format_cell(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
 def format_rows(rows: list[dict]) -> str:
     lines = []
     for section in SECTIONS:
         chosen = [r for r in rows if r["section"] == section]
         if not chosen:
             continue
-        keys = [k for k in chosen[0] if k not in ("section",)]
+        # the union of the rows' keys in order of appearance (a section may mix kinds of row)
+        keys = [k for k in dict.fromkeys(k for r in chosen for k in r) if k != "section"]
         lines.append(f"\n## {section}")
         lines.append(" | ".join(keys))
         lines.append(" | ".join("---" for _ in keys))
         for r in chosen:
-            lines.append(" | ".join(f"{r[k]:.3g}" if isinstance(r[k], float) else str(r[k]) for k in keys))
+            lines.append(" | ".join(_format_cell(r.get(k, "")) for k in keys))
     return "\n".join(lines)
 
 
@@ -328,10 +388,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
     if args.quick:
         sizes, kernels, loop_sizes, repeat, number = [128], [3], [16], 3, 200
+        lenet_batch, lenet_repeat = 32, 3
         channel_cases = [(1, 3, 4, 32, 3, 1, 2)]
         pool_cases = [(1, 2, 32, mode, 3, 2, 1) for mode in ("max", "avg")]
     else:
         sizes, kernels, loop_sizes, repeat, number = [256, 1024, 2048], [3, 7], [64, 256], 15, 20000
+        lenet_batch, lenet_repeat = 128, 15
         channel_cases = [(4, 3, 16, 224, k, 1, s) for k in (3, 5) for s in (1, 2)]
         pool_cases = [(4, 16, 112, mode, w, 2, p) for mode in ("max", "avg") for w, p in ((2, 0), (3, 1))]
 
@@ -352,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
             rows += bench_loop(backend, loop_sizes, 1 if not args.quick else 2)
         if "dispatch" in sections:
             rows += bench_dispatch(backend, repeat, number)
+        if "lenet" in sections:
+            # quick: no eager row (warming up JAX's eager step alone takes seconds, op by op)
+            rows += bench_lenet(backend, lenet_batch, lenet_repeat, eager=not args.quick)
         print(f"[{backend} done]", file=sys.stderr, flush=True)
     if "startup" in sections:
         rows += bench_startup(backends, 3 if args.quick else 7, chapters=not args.quick)

@@ -24,6 +24,8 @@ TABLES = (
     ("channels", "grad_ratio", "corr2d_multi_in_out / native conv2d, forward + backward", 1.5),
     ("pool", "ratio", "pool2d / native pooling, forward", 1.5),
     ("pool", "grad_ratio", "pool2d / native pooling, forward + backward", 1.5),
+    ("lenet", "ratio", "LeNet training step / the framework's own step (numpy: torch's)", 1.5),
+    ("lenet", "compiled_ratio", "LeNet training step compiled / eager (over 1: compiling does not pay)", 1.0),
 )
 
 

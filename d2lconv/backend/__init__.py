@@ -56,6 +56,8 @@ class Framework:
     #: pytest ``filterwarnings`` lines (action:message:category:module), matched by the module that
     #: warns, so a test's own warnings still show; the pytest plugin adds them (pyproject.toml too)
     import_warnings: tuple[str, ...] = ()
+    #: environment variables that cap the threads of the framework's own pools (beyond OpenMP's)
+    thread_variables: tuple[str, ...] = ()
 
 
 #: Backend -> its framework, in the order backends are listed everywhere.
@@ -65,6 +67,7 @@ FRAMEWORKS: dict[str, Framework] = {
     "tensorflow": Framework(
         "tensorflow", "tensorflow-cpu", "tensorflow", title="TensorFlow",
         environ={"TF_CPP_MIN_LOG_LEVEL": "2"},  # keep C++ start-up chatter out
+        thread_variables=("TF_NUM_INTRAOP_THREADS",),
         # XLA writes these through absl before absl::InitializeLog, which no variable silences
         log_noise=(r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR",
                    r"[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] .*",  # absl INFO/WARNING lines
@@ -385,6 +388,21 @@ def available_backends() -> list[str]:
     return found
 
 
+#: What caps the threads of numpy's BLAS and of OpenMP (torch, MXNet) in a process about to start.
+_OPENMP_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def thread_limits(threads: int) -> dict[str, str]:
+    """Environment variables that keep a new process's frameworks to ``threads`` compute threads.
+
+    Two processes that each spread over every core slow each other down badly: torch's OpenMP
+    threads spin while they wait (one LeNet epoch took 7x longer here with two threads beside a
+    busy core than with one). The runner gives each of its parallel runs its share of the cores.
+    """
+    names = [*_OPENMP_VARIABLES, *(v for f in FRAMEWORKS.values() for v in f.thread_variables)]
+    return {name: str(max(1, int(threads))) for name in names}
+
+
 def framework_version(name: str) -> str | None:
     """The installed version of backend ``name``'s framework, read from package metadata."""
     framework = FRAMEWORKS[canonical_name(name)]
@@ -404,5 +422,5 @@ __all__ = [
     "is_log_noise",
     "load", "load_order", "ops",
     "pinned",
-    "set_backend", "use_backend",
+    "set_backend", "thread_limits", "use_backend",
 ]

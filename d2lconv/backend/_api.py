@@ -73,6 +73,8 @@ flip(x, /, axis=None)  numpy.flip: reverse the order along axis (an int, a tuple
 repeat(x, repeats, /, axis=None)  numpy.repeat: repeat each element (not tiling); no axis flattens first
 reduce_sum(x, /, axis=None, keepdims=False)  numpy.sum (axis None, an int or a tuple, () for none); an int32 sum is int64; a sum over an empty axis is 0
 reduce_mean(x, /, axis=None, keepdims=False)  numpy.mean (axis as for reduce_sum); the mean of an integer tensor is float64; a mean over an empty axis is nan (numpy's RuntimeWarning is not promised)
+reduce_max(x, /, axis=None, keepdims=False)  numpy.max (axis as for reduce_sum), in x's dtype; a max over an empty axis (no axis: over an empty tensor) raises ValueError, as in numpy; differentiable: the largest element gets the gradient, but how tied ones share it is not promised (numpy, torch, TensorFlow and JAX split it evenly, MXNet gives each of them all of it)
+log_softmax(x, /, axis=-1)  x - log(sum(exp(x))) along axis of x (rank >= 1), computed as x - max - log(sum(exp(x - max))) so that large logits (1000) do not overflow; float64 for an integer tensor; differentiable
 argmax(x, /, axis=None)  numpy.argmax, as int64; no axis means the index into the flattened tensor; an empty axis (no axis: an empty tensor) raises ValueError, as in numpy
 matmul(a, b, /)  numpy.matmul of two tensors of one dtype: batched over leading axes (broadcasting), a 1-D operand a vector
 batch_matmul(a, b, /)  matmul of two 3-D tensors, batch by batch: (n, i, j) @ (n, j, k) -> (n, i, k)
@@ -87,6 +89,10 @@ cosh(x, /)  numpy.cosh; float64 for an integer tensor
 sigmoid(x, /)  1 / (1 + exp(-x)); float64 for an integer tensor
 sqrt(x, /)  numpy.sqrt; float64 for an integer tensor
 maximum(a, b, /)  numpy.maximum, elementwise, with broadcasting, of two tensors of one dtype or a tensor and a Python number in its dtype (numpy 2's rule: an int, or a float beside a floating tensor); the larger input gets the gradient, a tie (infinite too) splits it into finite shares
+relu(x, /)  max(x, 0) in x's dtype; its gradient is 1 where x > 0 and 0 elsewhere, x == 0 included (maximum would split that tie)
+equal(a, b, /)  numpy.equal: a boolean tensor, elementwise, with broadcasting, of two tensors of one dtype or a tensor and a Python number (as for maximum); astype(equal(a, b), float32) counts matches
+where(condition, a, b, /)  numpy.where with three arguments: a where the boolean tensor condition holds, else b, with broadcasting; a and b tensors of one dtype, or one of them a Python number (as for maximum); differentiable in a and b
+one_hot(labels, num_classes, /)  float32 one-hot rows of an integer tensor of any shape: shape + (num_classes,); a label outside [0, num_classes) (negative ones too) gives a row of zeros; labels of another dtype, or a num_classes that is not an int, raise TypeError, a negative num_classes ValueError; not differentiable
 astype(x, dtype, /)  x converted to dtype (a d2l dtype or a numpy dtype)
 size(x, /)  the number of elements, as a Python int
 shape(x, /)  the shape, as a tuple of Python ints
@@ -116,12 +122,14 @@ value_and_grad(fn, argnums=0, has_aux=False)  a function returning (fn(*args), g
 pad_constant(x, padding, /, value=0.0)  a floating x (rank >= 2) with padding=(p_h, p_w) rows and columns of value on both sides of its last two axes; differentiable (numpy.pad, mode 'constant')
 im2col(x, kernel_size, /, stride=(1, 1))  the windows of x (c, h, w) or (n, c, h, w) as columns: shape (c * k_h * k_w, h' * w'), batched (n, ...); row c * k_h * k_w + a * k_w + b holds x[..., c, s_h i + a, s_w j + b] at column i * w' + j; differentiable
 compile(fn, /)  fn compiled by the framework's compiler where one pays off (XLA on TensorFlow, jax.jit on JAX), else fn itself
+is_traced(x, /)  whether x is a placeholder a compiler is tracing (a jax Tracer under jax.jit, a symbolic tensor inside a tf.function graph), whose values cannot be read on the host; False for concrete tensors, values inside value_and_grad outside a compiler included (autograd boxes, requires-grad torch tensors, MXNet arrays under autograd.record, JAX's gradient tracers), always on numpy, torch and MXNet (whose compile is fn itself), and for non-tensors
+native_conv2d(X, K, /, padding=(0, 0), stride=(1, 1))  the framework's own multi-channel cross-correlation: X (n, c_i, h, w), K (c_o, c_i, k_h, k_w), zero padding and stride pairs; differentiable in X and K, also inside compile
+conv2d(X, K, /, padding=(0, 0), stride=(1, 1), bias=None)  native_conv2d's cross-correlation plus bias (c_o,) when given, by the fastest differentiable way this backend has: the framework's own convolution, or (numpy, which has none as fast) im2col and one matrix product; the layers use it, the chapters' corr2d_multi_in_out stays what they teach
+native_pool2d(X, pool_size, /, mode='max', padding=(0, 0), stride=(1, 1))  the framework's own max / average pooling of X (n, c, h, w); max pads with -inf, avg counts padding as zeros; differentiable, also inside compile (how a tie in a max window shares the gradient is the framework's)
 """),
     *_entries("internal", """
 NAME  the backend's canonical name
 native_corr2d(X, K, /)  the framework's own 2-D 'valid' cross-correlation (the benchmark's baseline, a test oracle)
-native_conv2d(X, K, /, padding=(0, 0), stride=(1, 1))  the framework's own multi-channel cross-correlation: X (n, c_i, h, w), K (c_o, c_i, k_h, k_w), zero padding and stride pairs
-native_pool2d(X, pool_size, /, mode='max', padding=(0, 0), stride=(1, 1))  the framework's own max / average pooling of X (n, c, h, w); max pads with -inf, avg counts padding as zeros
 block_until_ready(x, /)  wait until x is computed (asynchronous frameworks), for timing; returns x
 NATIVE_OPS  {op name: the direct framework call equivalent to it}, for measuring dispatch overhead
 """),

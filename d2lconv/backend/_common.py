@@ -274,6 +274,33 @@ def argmax_error(dims: tuple[int, ...], axis: Any) -> ValueError | None:
     return None
 
 
+def max_error(dims: tuple[int, ...], axis: Any) -> ValueError | None:
+    """numpy's ``ValueError`` if a max of a tensor of shape ``dims`` over ``axis`` (None: all of it) has
+    an empty axis to reduce, else None. numpy decides, on an empty array (no memory): its rule is any
+    reduced axis of length 0, even when the result is empty too. Backends ask only for an empty tensor,
+    so a non-empty max pays nothing."""
+    try:
+        np.maximum.reduce(np.empty(dims, np.bool_), axis=axis)
+    except ValueError as exc:
+        return ValueError(f"reduce_max: {exc} (a max over an empty axis of a tensor of shape {dims}, "
+                          f"axis {axis}), as in numpy")
+    return None
+
+
+def one_hot_classes(labels_dtype: str, num_classes: Any) -> int:
+    """``num_classes`` as an int, once ``one_hot``'s arguments are checked: labels of an integer dtype
+    (``labels_dtype`` as numpy names it) and a class count that is an int >= 0. Every backend checks
+    here, so a wrong call fails the same way everywhere."""
+    if not labels_dtype.startswith(("int", "uint")):
+        raise TypeError(f"one_hot: labels must be an integer tensor of class indices, got a {labels_dtype} "
+                        f"tensor; convert it with d2l.astype(labels, d2l.int64)")
+    if not isinstance(num_classes, (int, np.integer)) or isinstance(num_classes, bool):
+        raise TypeError(f"one_hot: num_classes must be an int, got {type(num_classes).__name__} {num_classes!r}")
+    if num_classes < 0:
+        raise ValueError(f"one_hot: num_classes must be >= 0, got {num_classes}")
+    return int(num_classes)
+
+
 def make_to(astype: Callable[[Any, Any], Any], is_dtype: Callable[[Any], bool]) -> Callable[[Any, Any], Any]:
     """d2l's ``to(x, target)``: a dtype converts; the CPU (the only device d2lconv uses) is x itself."""
 
@@ -343,6 +370,11 @@ def is_numpy_dtype(target: Any) -> bool:
 def compile(fn: Callable[..., Any], /) -> Callable[..., Any]:
     """For frameworks with nothing to compile (or where compiling does not pay): ``fn`` itself."""
     return fn
+
+
+def is_traced(x: Any, /) -> bool:
+    """For frameworks whose ``compile`` is ``fn`` itself: no compiler ever traces a value."""
+    return False
 
 
 def make_joins(xp: Any) -> dict[str, Callable[..., Any]]:
@@ -447,9 +479,10 @@ def _tree() -> Any:
     return optree
 
 
-def tree_map(fn: Callable[[Any], Any], tree: Any) -> Any:
-    """``tree`` with ``fn`` applied to every leaf (``None`` is an empty subtree, as in JAX)."""
-    return _tree().tree_map(fn, tree)
+def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:
+    """``tree`` with ``fn`` applied to every leaf, or to the matching leaves of ``tree`` and ``rest``
+    (trees of one structure); ``None`` is an empty subtree, as in JAX."""
+    return _tree().tree_map(fn, tree, *rest)
 
 
 def _path_text(path: tuple[Any, ...]) -> str:

@@ -25,9 +25,11 @@ _common.bind_aliases(globals(), _common, (
 ))
 Tensor = jax.Array
 _common.bind_aliases(globals(), jnp, (*_common.UNARY_MATH, *_common.DTYPE_NAMES, "matmul", "maximum", "reshape",
-                                      "transpose", "swapaxes", "expand_dims", "repeat", "meshgrid", "flip"),
-                     {"reduce_sum": "sum"})
+                                      "transpose", "swapaxes", "expand_dims", "repeat", "meshgrid", "flip", "equal",
+                                      "where"),
+                     {"reduce_sum": "sum", "reduce_max": "max"})  # an empty max raises numpy's ValueError
 sigmoid = jax.nn.sigmoid
+relu = jax.nn.relu
 _common.bind_float_math(globals(), _common.is_floating, lambda x: x.astype(jnp.float64))
 
 
@@ -52,6 +54,17 @@ def from_numpy(array: _np.ndarray, /) -> jax.Array:
     return jnp.asarray(array)
 
 
+def log_softmax(x, /, axis=-1):
+    """``jax.nn.log_softmax``; an integer tensor in float64, as numpy computes its exp."""
+    return jax.nn.log_softmax(x if _common.is_floating(x) else x.astype(jnp.float64), axis=axis)
+
+
+def one_hot(labels, num_classes, /):
+    """``jax.nn.one_hot`` in float32 (its default is JAX's float, float64 here): a label outside
+    [0, num_classes) is a row of zeros there too."""
+    return jax.nn.one_hot(labels, _common.one_hot_classes(labels.dtype.name, num_classes), dtype=jnp.float32)
+
+
 def argmax(x, /, axis=None):
     return jnp.argmax(x, axis=axis).astype(jnp.int64)
 
@@ -67,6 +80,14 @@ def numpy(x, /) -> _np.ndarray:
 
 def is_tensor(x: Any, /) -> bool:
     return isinstance(x, jax.Array)  # tracers inside jit/grad are jax.Array too
+
+
+def is_traced(x, /) -> bool:
+    """A tracer of ``jax.jit`` (or of vmap, ...). A gradient tracer outside jit holds a concrete value as
+    ``.primal`` (what d2l.numpy reads), so it is looked through, as is one whose primal jit traces."""
+    while hasattr(x, "primal") and isinstance(x, jax.Array):
+        x = x.primal
+    return isinstance(x, jax.core.Tracer)
 
 
 def compile(fn: Callable[..., Any], /) -> Callable[..., Any]:
@@ -131,3 +152,8 @@ NATIVE_OPS = {
     "reshape": jnp.reshape,
     "transpose": jnp.transpose,
 }
+
+def conv2d(X, K, /, padding=(0, 0), stride=(1, 1), bias=None):
+    """``jax.lax.conv_general_dilated``; XLA fuses the bias into it under jit."""
+    Y = native_conv2d(X, K, padding, stride)
+    return Y if bias is None else Y + bias[None, :, None, None]

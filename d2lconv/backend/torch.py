@@ -12,11 +12,11 @@ from . import _common
 NAME = "torch"
 # the contract's names this backend takes from _common, unchanged
 _common.bind_aliases(globals(), _common, (
-    "block_until_ready", "get_key", "get_seed", "seed"
+    "block_until_ready", "get_key", "get_seed", "is_traced", "seed"
 ))
 Tensor = torch.Tensor
 _common.bind_aliases(globals(), torch, (*_common.UNARY_MATH, *_common.DTYPE_NAMES, "sigmoid", "matmul",
-                                        "swapaxes"), {"expand_dims": "unsqueeze"})
+                                        "swapaxes", "relu", "where"), {"expand_dims": "unsqueeze"})
 _common.bind_float_math(globals(), torch.Tensor.is_floating_point, torch.Tensor.double)
 
 
@@ -136,6 +136,41 @@ def reduce_mean(x, /, axis=None, keepdims=False):
     if type(axis) is not int and len(axis) == 0:
         return x.clone()
     return torch.mean(x, dim=axis, keepdim=keepdims)
+
+
+def reduce_max(x, /, axis=None, keepdims=False):
+    """``torch.amax`` (a tie splits the gradient evenly); an empty axis raises numpy's ValueError, where
+    torch's is an IndexError or a RuntimeError."""
+    try:
+        if axis is None:
+            peak = torch.amax(x)
+            return peak.reshape((1,) * x.dim()) if keepdims else peak
+        if type(axis) is not int and len(axis) == 0:  # numpy: no axis to reduce; torch's empty dim means all
+            return x.clone()
+        return torch.amax(x, dim=axis, keepdim=keepdims)
+    except (IndexError, RuntimeError):
+        error = _common.max_error(tuple(x.shape), axis)
+        if error is None:
+            raise
+    raise error
+
+
+def log_softmax(x, /, axis=-1):
+    """``torch.log_softmax``; an integer tensor in float64, as numpy computes its exp (torch's raises)."""
+    return torch.log_softmax(x if x.is_floating_point() else x.double(), dim=axis)
+
+
+def equal(a, b, /):
+    """``torch.eq``, which takes a Python number second only: equality is symmetric, so a number first
+    swaps sides."""
+    return torch.eq(a, b) if isinstance(a, torch.Tensor) else torch.eq(b, a)
+
+
+def one_hot(labels, num_classes, /):
+    """By comparison with arange: ``torch.nn.functional.one_hot`` raises on a label outside
+    [0, num_classes), where the contract gives a row of zeros."""
+    n = _common.one_hot_classes(dtype_name(labels), num_classes)
+    return (labels.unsqueeze(-1) == torch.arange(n)).to(torch.float32)
 
 
 def stack(xs, /, axis=0):
@@ -262,3 +297,7 @@ NATIVE_OPS = {
     "reshape": torch.reshape,
     "transpose": lambda x: x.permute(1, 0),
 }
+
+def conv2d(X, K, /, padding=(0, 0), stride=(1, 1), bias=None):
+    """``torch.nn.functional.conv2d``, the bias inside it."""
+    return torch.nn.functional.conv2d(X, K, bias, padding=tuple(padding), stride=tuple(stride))

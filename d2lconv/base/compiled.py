@@ -22,7 +22,9 @@ def run_compiled(B: Any, fn: Any, pixels: int, args: tuple[Any, ...], **static: 
     ``static`` holds Python values (strides, modes) baked into the compiled function, one
     compiled function per backend, function and static values.
     """
-    if pixels < COMPILE_MIN_PIXELS:
+    if pixels < COMPILE_MIN_PIXELS or any(B.is_tensor(a) and B.is_traced(a) for a in args):
+        # already inside a compiled function (a training step): compiling again nests a tf.function, whose
+        # XLA cluster then takes the outer step's inputs as constants and recompiles on every call
         return fn(*args, **static)
     key = (id(B), fn, tuple(sorted(static.items())))
     compiled = _COMPILED.get(key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from typing import Any
 
 from ..agreement import ATOL, RTOL, Disagreement, check_agreement
 from ..atomic import write_json_atomic
-from ..backend import BACKENDS
+from ..backend import BACKENDS, thread_limits
 from ..sections import chapter_sections, section_key
 from .agreement import format_table as _format_runs
 from .environment import describe
@@ -99,7 +100,7 @@ class Matrix:
             # a session of its own: a terminal's Ctrl-C reaches the matrix only, which stops each
             # run once (_stop_running) instead of the run getting the signal twice
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                    start_new_session=True)
+                                    start_new_session=True, env=self._run_environment())
             self._procs.add(proc)
         try:
             out, err = proc.communicate()
@@ -107,6 +108,14 @@ class Matrix:
             with self._lock:
                 self._procs.discard(proc)
         return parse_run_output(chapter.stem, backend, out, err, proc.returncode, time.perf_counter() - started)
+
+    def _run_environment(self) -> dict[str, str]:
+        """This process's environment, with each parallel run capped to its share of the cores (unless
+        the user capped threads already): runs that each use every core slow each other down."""
+        env = dict(os.environ)
+        if self.jobs > 1 and "OMP_NUM_THREADS" not in env:
+            env.update(thread_limits((os.cpu_count() or 1) // self.jobs))
+        return env
 
     def _concurrency(self, n_runs: int) -> int:  # noqa: ARG002
         """How many runs are in flight at once on this side."""

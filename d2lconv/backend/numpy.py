@@ -27,7 +27,46 @@ _common.bind_aliases(globals(), np, (*_common.UNARY_MATH, *_common.DTYPE_NAMES, 
                                      "transpose", "swapaxes", "expand_dims", "repeat", "meshgrid"))
 globals().update(_common.make_creation(np, np.dtype, np.float32), **_common.make_joins(np))
 pad_constant = _common.make_pad_constant(np, np.ndim)
-im2col = _common.make_im2col(np.stack, np.reshape)
+def _im2col_values(x: np.ndarray, kernel_size, stride) -> np.ndarray:
+    """The columns by one strided view and one copy (no Python loop over kernel positions)."""
+    (kh, kw), (sh, sw) = kernel_size, stride
+    *lead, c, h, w = x.shape
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(-2, -1))[..., ::sh, ::sw, :, :]
+    order = (*range(len(lead)), len(lead), len(lead) + 3, len(lead) + 4, len(lead) + 1, len(lead) + 2)
+    return np.ascontiguousarray(windows.transpose(order)).reshape(*lead, c * kh * kw, oh * ow)
+
+
+def _im2col_grad(g: np.ndarray, shape, kernel_size, stride) -> np.ndarray:
+    """The adjoint of im2col (col2im): each kernel position's block added back where it came from."""
+    (kh, kw), (sh, sw) = kernel_size, stride
+    *lead, c, h, w = shape
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    blocks = g.reshape(*lead, c, kh, kw, oh, ow)
+    dx = np.zeros(shape, g.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            dx[..., a:a + sh * (oh - 1) + 1:sh, b:b + sw * (ow - 1) + 1:sw] += blocks[..., a, b, :, :]
+    return dx
+
+
+_IM2COL_PRIMITIVE: Any = None
+
+
+def im2col(x, kernel_size, /, stride=(1, 1)):
+    """One autograd primitive with its own col2im gradient: stacking the k_h * k_w slices under
+    autograd cost a trace node per slice and an accumulation per slice going back."""
+    kernel_size, stride = tuple(kernel_size), tuple(stride)
+    if isinstance(x, np.ndarray):
+        return _im2col_values(x, kernel_size, stride)
+    global _IM2COL_PRIMITIVE
+    if _IM2COL_PRIMITIVE is None:
+        from autograd.extend import defvjp, primitive
+
+        traced = primitive(_im2col_values)
+        defvjp(traced, lambda ans, x, k, s: lambda g: _im2col_grad(g, np.shape(x), k, s))
+        _IM2COL_PRIMITIVE = traced
+    return _IM2COL_PRIMITIVE(x, kernel_size, stride)
 
 
 def reduce_sum(x, /, axis=None, keepdims=False):

@@ -229,9 +229,10 @@ def test_per_step_losses_agree_with_numpy(other_backend):
     np.testing.assert_allclose(other, reference, rtol=1e-4)
 
 
+@pytest.mark.needs_backends("torch")
 def test_lenet_matches_torch_nn_step_by_step():
     """PyTorch's own layers and SGD, from d2lconv's initial weights on the same batches."""
-    torch = pytest.importorskip("torch", reason="the outside reference needs PyTorch: pip install d2lconv[torch]")
+    import torch
     from torch import nn
 
     with d2l.use_backend("numpy"):

@@ -179,6 +179,8 @@ def test_a_loss_that_stops_being_finite_stops_training(backend):
     model = lenet(lr=1e38)  # the weights overflow float32 after one step
     with pytest.raises(FloatingPointError, match=r"at epoch 1, step \d+ of 4 \(lr=1e\+38\); the last finite loss"):
         d2l.Trainer(max_epochs=1, progress=False, compile=False).fit(model, Blobs())
+    params = [d2l.numpy(p) for p in model.parameters()]
+    assert all(np.isfinite(p).all() for p in params), "the model kept non-finite parameters"
 
 
 def relu_net(lr: float = 0.1) -> d2l.Classifier:
@@ -280,3 +282,30 @@ def test_the_book_idiom_trains_on_the_pinned_backend(other_backend):
         trainer = pinned.Trainer(max_epochs=2, progress=False).fit(model, Blobs())
         assert other_backend.is_tensor(model.net[1].weight)
         assert trainer.history["val_acc"][-1] > 0.9
+
+
+def test_hyperparameters_are_never_parameters_and_numpy_numbers_are_settings(backend):
+    """A numpy lr (np.logspace) is a 0-d array on numpy: a setting, not a weight to train."""
+    for lr in np.logspace(-1, 0, 2):
+        model = d2l.LeNet(lr=lr)
+        model.apply_init([d2l.zeros((1, 1, 28, 28))])
+        assert "lr" not in model.named_parameters() and sum(d2l.size(p) for p in model.parameters()) == 61706
+        assert model.configure_optimizers().lr == pytest.approx(float(lr))
+    assert d2l.SGD(np.float32(0.5), momentum=np.float64(0.9)).lr == 0.5
+
+
+def test_accuracy_refuses_labels_it_would_broadcast_or_truncate(backend):
+    logits = backend.from_numpy(np.eye(3, dtype=np.float32))
+    with pytest.raises(ValueError, match=r"accuracy: logits must be \(batch, classes\) and labels \(batch,\)"):
+        d2l.accuracy(logits, backend.from_numpy(np.array([[0], [1], [2]])))
+    with pytest.raises(TypeError, match="integer class indices"):
+        d2l.accuracy(logits, backend.from_numpy(np.array([0.0, 1.7, 2.0], np.float32)))
+
+
+def test_using_unknown_names_changes_nothing(backend):
+    model = lenet()
+    before = model.named_parameters()
+    with pytest.raises(KeyError, match=r"\['net.99.weight'\] are not parameters"):
+        with model.using({"net.0.weight": before["net.0.weight"] * 0.0, "net.99.weight": before["net.0.weight"]}):
+            pass
+    assert model.net[0].weight is before["net.0.weight"]

@@ -17,6 +17,7 @@ import numpy as np
 from ..backend import ops
 from ..registry import public
 from . import init
+from .checks import as_float
 from .module import Layer
 
 
@@ -58,7 +59,7 @@ class Linear(Layer):
             raise ValueError(f"{self!r}: the input has {shape[-1]} features (shape {shape}) but the layer "
                              f"expects {self.in_features}; flatten images first (d2l.Flatten()) or make the "
                              f"layer with in_features={shape[-1]}")
-        Y = B.matmul(X, B.transpose(self.weight))
+        Y = B.matmul(as_float(B, X, self.weight), B.transpose(self.weight))
         return Y if self.bias is None else Y + self.bias
 
     def __repr__(self) -> str:

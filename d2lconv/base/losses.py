@@ -47,5 +47,10 @@ def cross_entropy(Y_hat: Any, Y: Any, averaged: bool = True) -> Any:
 def accuracy(Y_hat: Any, Y: Any, averaged: bool = True) -> Any:
     """The share of examples whose largest logit is the label's (or 1.0 / 0.0 per example)."""
     B = ops()
+    shape = B.shape(Y_hat)
+    if len(shape) != 2 or B.shape(Y) != shape[:1]:
+        raise ValueError(f"accuracy: logits must be (batch, classes) and labels (batch,), got shapes "
+                         f"{shape} and {B.shape(Y)}")
+    check_labels(B, Y, shape[1], "accuracy")
     hits = B.astype(B.equal(B.argmax(Y_hat, axis=1), B.astype(Y, B.int64)), B.float32)
     return B.reduce_mean(hits) if averaged else hits

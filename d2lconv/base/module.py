@@ -63,8 +63,9 @@ class Layer:
         """Every parameter of this layer and its sub-layers, by dotted name, in definition order."""
         B = ops()
         found: dict[str, Any] = {}
+        settings = vars(self).get("hparams", {})  # save_hyperparameters' values (a numpy lr is a 0-d array)
         for name, value in vars(self).items():
-            if name in self.frozen or name.startswith("_"):
+            if name in self.frozen or name.startswith("_") or name in settings:
                 continue
             if B.is_tensor(value) and B.is_floating(value):
                 found[name] = value
@@ -115,8 +116,12 @@ class Layer:
         """Run a block with ``values`` in place of the parameters, restoring them afterwards: how a
         step traced by a compiler (``jax.jit``, ``tf.function``) sees its inputs as the model's."""
         saved = self.named_parameters()
-        self._assign(values)
+        unknown = sorted(set(values) - set(saved))
+        if unknown:
+            raise KeyError(f"{type(self).__name__}.using: {unknown} are not parameters of the model; its "
+                           f"parameters are {sorted(saved)}")
         try:
+            self._assign(values)
             yield self
         finally:
             self._assign(saved)

@@ -6,6 +6,7 @@ place, so the same update runs eagerly, under ``jax.jit`` and inside a TensorFlo
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 from ..backend._common import tree_map
@@ -14,7 +15,7 @@ from ..registry import public
 
 def check_rate(caller: str, name: str, value: Any, allow_zero: bool = False) -> float:
     """A finite number > 0 (or >= 0), else a ``ValueError`` naming it."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or value < 0 or (value == 0 and not allow_zero):
         kind = "a finite number >= 0" if allow_zero else "a positive finite number"
         raise ValueError(f"{caller}: {name} must be {kind}, got {value!r}")

@@ -74,6 +74,8 @@ class Trainer(HyperParameters):
         self.history: dict[str, list[float]] = {"train_loss": [], "epoch_seconds": []}
         self.epoch = self.train_batch_idx = self.val_batch_idx = 0
         self._params: Any = None
+        self._last_good: Any = None  # the latest parameters whose loss was finite, and that loss
+        self._last_finite: float | None = None
         self._train_step = make_train_step(model, self.optim, self.gradient_clip_val, self.compile)
         self._eval_step = make_eval_step(model, self.compile)
         self._progress = TerminalProgress(self.max_epochs * self.num_train_batches, self.progress)
@@ -88,7 +90,6 @@ class Trainer(HyperParameters):
     def fit_epoch(self) -> None:
         """One pass over the training data, then one over the validation data."""
         B, model, started = ops(), self.model, time.perf_counter()
-        last_finite = None
         for batch in self.train_dataloader:
             batch = self.prepare_batch(batch)
             model.check_batch(batch)
@@ -96,16 +97,20 @@ class Trainer(HyperParameters):
                 model(*batch[:-1])
                 self._params = model.named_parameters()
                 self._state = self.optim.init(self._params)
-            self._params, self._state, loss = self._train_step(self._params, self._state, *batch)
-            model._assign(self._params)
+            params, state, loss = self._train_step(self._params, self._state, *batch)
             value = float(B.numpy(loss))
-            if not math.isfinite(value):
+            if not math.isfinite(value):  # back to the last parameters whose loss was finite
+                if self._last_good is not None:
+                    self._params = self._last_good
+                    model._assign(self._params)
                 raise FloatingPointError(
                     f"training diverged: the loss is {value} at epoch {self.epoch + 1}, step "
                     f"{self.train_batch_idx % self.num_train_batches + 1} of {self.num_train_batches} "
-                    f"(lr={getattr(self.optim, 'lr', '?')}); the last finite loss was {last_finite}. "
-                    f"Try a smaller learning rate.")
-            last_finite = value
+                    f"(lr={getattr(self.optim, 'lr', '?')}); the last finite loss was {self._last_finite}. "
+                    f"Try a smaller learning rate (the model keeps the parameters that gave that loss).")
+            self._last_good, self._last_finite = self._params, value
+            self._params, self._state = params, state
+            model._assign(params)
             self.history["train_loss"].append(value)
             self.train_batch_idx += 1
             model.plot("loss", value, train=True)

@@ -309,3 +309,10 @@ def test_using_unknown_names_changes_nothing(backend):
         with model.using({"net.0.weight": before["net.0.weight"] * 0.0, "net.99.weight": before["net.0.weight"]}):
             pass
     assert model.net[0].weight is before["net.0.weight"]
+
+
+def test_a_terminal_gets_progress_each_epoch(backend, capsys):
+    """progress=True: a tqdm bar (or, without tqdm, a line) per epoch on stderr, with the metrics."""
+    d2l.Trainer(max_epochs=2, progress=True, compile=False).fit(relu_net(), Blobs(n=128, batch_size=32))
+    err = capsys.readouterr().err
+    assert "epoch 1/2: loss" in err and "epoch 2/2: loss" in err and "acc" in err, err

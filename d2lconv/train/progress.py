@@ -126,7 +126,7 @@ class TerminalProgress:
         text = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
         if self.bar is not None:
             self.bar.set_description(f"epoch {epoch}/{max_epochs}")
-            self.bar.write(f"epoch {epoch}/{max_epochs}: {text}")
+            self.bar.write(f"epoch {epoch}/{max_epochs}: {text}", file=sys.stderr)
         elif self.enabled:
             print(f"epoch {epoch}/{max_epochs}: {text}", file=sys.stderr, flush=True)
 

@@ -29,16 +29,22 @@ def check_labels(B: Any, Y: Any, num_classes: int, caller: str) -> None:
                          f"{bad}; the model's last layer needs as many outputs as there are classes")
 
 
+def check_logits_and_labels(B: Any, Y_hat: Any, Y: Any, caller: str) -> tuple[int, ...]:
+    """Logits ``(batch, classes)`` and class-index labels ``(batch,)``; returns the logits' shape."""
+    shape = B.shape(Y_hat)
+    if len(shape) != 2 or B.shape(Y) != shape[:1]:
+        raise ValueError(f"{caller}: logits must be (batch, classes) and labels (batch,), got shapes "
+                         f"{shape} and {B.shape(Y)}")
+    check_labels(B, Y, shape[1], caller)
+    return shape
+
+
 @public
 def cross_entropy(Y_hat: Any, Y: Any, averaged: bool = True) -> Any:
     """``-log softmax(Y_hat)[y]`` per example (logits ``(batch, classes)``, integer labels ``(batch,)``);
     the mean over the batch, or the per-example values with ``averaged=False``."""
     B = ops()
-    shape = B.shape(Y_hat)
-    if len(shape) != 2 or B.shape(Y) != shape[:1]:
-        raise ValueError(f"cross_entropy: logits must be (batch, classes) and labels (batch,), got shapes "
-                         f"{shape} and {B.shape(Y)}")
-    check_labels(B, Y, shape[1], "cross_entropy")
+    shape = check_logits_and_labels(B, Y_hat, Y, "cross_entropy")
     picked = B.reduce_sum(B.log_softmax(Y_hat, axis=1) * B.one_hot(Y, shape[1]), axis=1)
     return -B.reduce_mean(picked) if averaged else -picked
 
@@ -47,10 +53,6 @@ def cross_entropy(Y_hat: Any, Y: Any, averaged: bool = True) -> Any:
 def accuracy(Y_hat: Any, Y: Any, averaged: bool = True) -> Any:
     """The share of examples whose largest logit is the label's (or 1.0 / 0.0 per example)."""
     B = ops()
-    shape = B.shape(Y_hat)
-    if len(shape) != 2 or B.shape(Y) != shape[:1]:
-        raise ValueError(f"accuracy: logits must be (batch, classes) and labels (batch,), got shapes "
-                         f"{shape} and {B.shape(Y)}")
-    check_labels(B, Y, shape[1], "accuracy")
+    check_logits_and_labels(B, Y_hat, Y, "accuracy")
     hits = B.astype(B.equal(B.argmax(Y_hat, axis=1), B.astype(Y, B.int64)), B.float32)
     return B.reduce_mean(hits) if averaged else hits

@@ -76,6 +76,22 @@ def host_random(draw: Callable[[np.random.Generator], Any]) -> Any:
         return draw(_RNG)
 
 
+def generator_state() -> dict[str, Any]:
+    """The state of d2lconv's generator (numpy's ``bit_generator.state``, JSON-ready): what a
+    checkpoint stores so that a resumed run draws the numbers the uninterrupted one would."""
+    with _RNG_LOCK:
+        return _RNG.bit_generator.state
+
+
+def set_generator_state(state: dict[str, Any]) -> None:
+    """Put d2lconv's generator back in ``state`` (from :func:`generator_state`)."""
+    global _RNG
+    with _RNG_LOCK:
+        rng = np.random.default_rng()
+        rng.bit_generator.state = state  # numpy checks the bit generator's name and the fields
+        _RNG = rng
+
+
 def get_seed() -> int:
     """A fresh int in [0, 10**6) from d2lconv's generator (d2l's JAX tab calls it for keys)."""
     with _RNG_LOCK:

@@ -105,7 +105,7 @@ class TerminalProgress:
     """A tqdm bar over every training step of a fit, if tqdm is installed and this is not a notebook
     (the board shows progress there); otherwise a line per epoch."""
 
-    def __init__(self, total: int, enabled: bool | None) -> None:
+    def __init__(self, total: int, enabled: bool | None, initial: int = 0) -> None:
         self.bar: Any = None
         self.enabled = (not in_notebook() and sys.stderr.isatty()) if enabled is None else enabled
         if not self.enabled:
@@ -114,7 +114,7 @@ class TerminalProgress:
             from tqdm import tqdm
         except ImportError:
             return
-        self.bar = tqdm(total=total, unit="step", dynamic_ncols=True, file=sys.stderr)
+        self.bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, file=sys.stderr)
 
     def step(self, loss: float) -> None:
         if self.bar is not None:

@@ -551,6 +551,18 @@ def test_an_interrupted_download_leaves_nothing(isolated, server, monkeypatch, w
     assert len(FashionMNIST(batch_size=3).train) == 200  # and the next try succeeds
 
 
+def test_a_download_killed_while_writing_is_cleaned_up_next_time(isolated, server, monkeypatch, capsys):
+    data = {name: idx_bytes(a) for name, a in tiny_arrays().items()}
+    monkeypatch.setattr(FashionMNIST, "sha256", sums_of(data))
+    server.serve(data)
+    partial = cache_of(isolated) / ".train-images-idx3-ubyte.gz.k1ll3d.tmp"  # what write_bytes_atomic leaves
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(gzip.compress(data["train-images-idx3-ubyte"])[:50])
+    assert len(FashionMNIST(batch_size=3).train) == 12
+    assert cache_listing(isolated) == sorted(f"{n}.gz" for n in FILES)
+    assert f"removing {partial}, left by a download that was interrupted while writing" in capsys.readouterr().err
+
+
 def test_a_missing_file_on_the_server_leaves_nothing(isolated, server, monkeypatch):
     data = {name: idx_bytes(a) for name, a in tiny_arrays().items()}
     monkeypatch.setattr(FashionMNIST, "sha256", sums_of(data))

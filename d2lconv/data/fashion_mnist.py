@@ -440,6 +440,10 @@ class FashionMNIST(DataModule):
     def _download(self, base_url: str, target: Path) -> None:
         """Download the files ``target`` lacks; all are verified before any is written (atomically)."""
         caller = type(self).__name__
+        for partial in sorted(target.glob(".*.gz.*.tmp")) if target.is_dir() else []:
+            print(f"{caller}: removing {partial}, left by a download that was interrupted while writing; "
+                  f"downloading the file again", file=sys.stderr)
+            partial.unlink(missing_ok=True)
         _, missing = self._files_in(target) if target.is_dir() else ({}, list(FILES))
         fetched = {}
         fix = "nothing was saved; try again later, or get the files another way (below)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,10 @@ class CheckpointDir:
                 f"Trainer: another run is training into {self.path} ({self._owner()}); wait for it to finish, "
                 f"stop it, or give this run another checkpoint_dir. Nothing was written.") from None
         self._lock = lock
+        for stale in self.path.glob(f".*{SUFFIX}.*.tmp"):  # a write cut short by a killed run
+            print(f"Trainer: removing {stale.name}, a checkpoint whose writing was cut short (its run was "
+                  f"killed); the checkpoint before it is whole", file=sys.stderr)
+            stale.unlink(missing_ok=True)
         write_json_atomic(self.path / OWNER, {"pid": os.getpid(), "host": socket.gethostname(),
                                               "started": time.strftime("%Y-%m-%d %H:%M:%S")})
         return self

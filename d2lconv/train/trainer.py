@@ -42,13 +42,6 @@ def _check_epochs(value: Any, name: str = "max_epochs", optional: bool = False) 
     return value
 
 
-@public
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped ``fit``; the message says where the checkpoint it wrote is (``path``)."""
-
-    def __init__(self, message: str, path: Any = None) -> None:
-        super().__init__(message)
-        self.path = path
 
 
 @public
@@ -234,7 +227,10 @@ class Trainer(HyperParameters):
         data = ckpt.checkpoint_bytes(self.model, state.pop("optim_state"), state, params=state.pop("params"))
         return self._directory.write(data, best=best)
 
-    def _interrupted(self) -> TrainingInterrupted:
+    def _interrupted(self) -> KeyboardInterrupt:
+        """Ctrl-C: write a checkpoint of the last finished step (if there is a directory) and say where.
+        The ``KeyboardInterrupt`` stays one (a script exits as interrupted, a notebook cell stops);
+        its ``checkpoint`` attribute is the file, or ``None``."""
         where = f"epoch {self.epoch + 1} of {self.max_epochs}, step {self.train_batch_idx}"
         path = self._checkpoint()
         if path is None:
@@ -244,7 +240,9 @@ class Trainer(HyperParameters):
             message = (f"training interrupted at {where}: the checkpoint of its last finished step is {path}; "
                        f"continue with fit(model, data, resume=True)")
         print(message, file=sys.stderr, flush=True)
-        return TrainingInterrupted(message, path)
+        interrupt = KeyboardInterrupt(message)
+        interrupt.checkpoint = path
+        return interrupt
 
     def _resume(self, directory: CheckpointDir) -> None:
         """Continue from ``directory``'s last checkpoint: parameters, optimizer state, position, history."""

@@ -133,6 +133,8 @@ def written(tmp_path_factory, d2lconv_backends):
 
 
 def test_a_checkpoint_moves_between_every_ordered_pair_of_backends(written, d2lconv_backends):
+    if len(d2lconv_backends) < 2:
+        pytest.skip(f"moving a checkpoint needs two backends; this run selects {d2lconv_backends}")
     X, out = written
     pairs = [(a, b) for a in d2lconv_backends for b in d2lconv_backends if a != b]
     assert len(pairs) == len(d2lconv_backends) * (len(d2lconv_backends) - 1)
@@ -278,17 +280,18 @@ def test_a_run_killed_at_a_random_step_resumes_to_the_same_parameters(backend_na
     the parameters after 3 epochs are bitwise those of a run never interrupted."""
     whole = worker(backend_name, "train", tmp_path / "whole", tmp_path / "whole.npz")
     killed = worker(backend_name, "train", tmp_path / "run", tmp_path / "unused.npz")
-    kill_after = random.Random(f"{backend_name}").randrange(2, 27)
+    # inside epoch 2 or 3: resuming there needs that epoch's order of batches, not the first's
+    kill_after = random.Random(backend_name).choice([13, 14, 15, 16, 17, 23, 24, 25, 26])
     last = tmp_path / "run" / "last.safetensors"
     deadline = time.monotonic() + 300
     while step_of(last) < kill_after and killed.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
-    time.sleep(random.Random(kill_after).random() * 0.05)  # somewhere in the next step or its write
+    time.sleep(random.Random(kill_after).random() * 0.01)  # somewhere in the next step or its write
     killed.send_signal(signal.SIGKILL)
     _, err = killed.communicate()
     assert killed.returncode == -signal.SIGKILL, f"the run ended before it was killed: {err[-2000:]}"
     stopped_at = read(last).step  # whole: the previous checkpoint survives the kill
-    assert kill_after <= stopped_at < 30
+    assert kill_after <= stopped_at < 30, stopped_at
     err = finish(worker(backend_name, "resume", tmp_path / "run", tmp_path / "resumed.npz"))
     assert f"resuming from {last}" in err
     assert not [p.name for p in last.parent.iterdir() if p.name.endswith(".tmp")]  # a killed write's leftovers

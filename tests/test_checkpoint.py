@@ -68,6 +68,8 @@ def test_loading_builds_lazy_layers_and_leaves_the_generator_alone(backend, tmp_
     d2l.load(fresh, path)
     np.testing.assert_array_equal(d2l.numpy(d2l.rand(3)), expected)
     assert d2l.shape(fresh.named_parameters()["net.7.weight"]) == (120, 400)
+    untrained = d2l.save(lenet(), tmp_path / "untrained.safetensors")  # built by apply_init, never fitted
+    d2l.load(d2l.LeNet(num_classes=4), untrained)
 
 
 def test_a_checkpoint_of_another_architecture_lists_every_difference(tmp_path):

@@ -15,6 +15,7 @@ from ..base import losses
 from ..base.module import Layer
 from ..base.optim import SGD
 from ..registry import public
+from .checkpoint import input_spec
 from .hyperparameters import HyperParameters
 from .progress import ProgressBoard
 
@@ -59,6 +60,7 @@ class Module(Layer, HyperParameters):
         """Run ``inputs`` through the model once, so lazy layers learn their input sizes, then apply
         ``init`` to every layer (d2l's ``apply_init``)."""
         self.forward(*inputs)
+        self._input_spec = input_spec(inputs)  # a checkpoint records it: loading can build a fresh model
         if init is not None:
             self.apply(init)
 

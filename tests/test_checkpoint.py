@@ -176,6 +176,14 @@ def test_resume_continues_exactly_in_one_process(backend, tmp_path):
     assert len(trainer.history["train_loss"]) == 12 and len(trainer.history["val_acc"]) == 3
     for name, value in params_of(whole).items():
         np.testing.assert_array_equal(params_of(model)[name], value, err_msg=name)
+    again = d2l.Trainer(max_epochs=3, progress=False, checkpoint_dir=tmp_path).fit(lenet(), Blobs(), resume=True)
+    assert again.history == trainer.history | {"epoch_seconds": again.history["epoch_seconds"]}
+
+
+def test_resuming_a_finished_run_says_so(tmp_path, capsys):
+    trained(epochs=1, checkpoint_dir=tmp_path)
+    d2l.Trainer(max_epochs=1, progress=False, checkpoint_dir=tmp_path).fit(lenet(), Blobs(), resume=True)
+    assert "has all 1 epochs done already; nothing to train (raise max_epochs" in capsys.readouterr().err
 
 
 def test_resume_needs_a_directory_and_the_same_data(tmp_path):

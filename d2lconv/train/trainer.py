@@ -42,8 +42,6 @@ def _check_epochs(value: Any, name: str = "max_epochs", optional: bool = False) 
     return value
 
 
-
-
 @public
 class Trainer(HyperParameters):
     """Fit a ``d2l.Module`` to a ``d2l.DataModule``: ``max_epochs`` passes over the training data,
@@ -275,8 +273,12 @@ class Trainer(HyperParameters):
         if not self._skip:
             backend.set_generator_state(self._resume_rng)
         self._replay_board()
-        print(f"Trainer: resuming from {found.path} (epoch {self.epoch + 1}, step {self.train_batch_idx})",
-              file=sys.stderr)
+        if self.epoch >= self.max_epochs:
+            print(f"Trainer: {found.path} has all {self.epoch} epochs done already; nothing to train (raise "
+                  f"max_epochs to train on)", file=sys.stderr)
+        else:
+            print(f"Trainer: resuming from {found.path} (epoch {self.epoch + 1}, step {self.train_batch_idx})",
+                  file=sys.stderr)
 
     def _replay_board(self) -> None:
         """Draw the resumed run's history on the board, so its curves continue."""

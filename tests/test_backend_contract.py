@@ -22,6 +22,8 @@ LABELS = np.array([[3, -1, 2], [0, 5, 7]], dtype=np.int64)  # -1, 5 and 7 are ou
 LOGITS = np.array([[1000.0, 0.0, -1000.0], [-1000.0, 999.0, -1000.0], [0.5, -0.25, 2.0]], np.float32)
 IMAGES = RNG.integers(-4, 5, size=(2, 3, 7, 8)).astype(np.float32)  # small ints: exact sums in float32
 KERNELS = RNG.integers(-2, 3, size=(4, 3, 3, 2)).astype(np.float32)
+FEATURES = RNG.integers(-4, 5, size=(2, 5, 6)).astype(np.float32)  # linear: (..., in) with in = 6
+WEIGHTS = RNG.integers(-2, 3, size=(3, 6)).astype(np.float32)  # (out, in)
 
 
 def _log_softmax(x, axis=-1):
@@ -157,6 +159,15 @@ CASES = [
     ("conv2d-padding-stride-bias",
      lambda d, t: d.conv2d(t(IMAGES), t(KERNELS), padding=(1, 2), stride=(2, 3), bias=t(KERNELS[:, 0, 0, 0])),
      lambda: (ref.corr(IMAGES, KERNELS, (1, 2), (2, 3)) + KERNELS[:, 0, 0, 0, None, None]).astype(np.float32)),
+    ("linear", lambda d, t: d.linear(t(FEATURES[0]), t(WEIGHTS)), lambda: FEATURES[0] @ WEIGHTS.T),
+    ("linear-bias", lambda d, t: d.linear(t(FEATURES[0]), t(WEIGHTS), t(WEIGHTS[:, 0])),
+     lambda: FEATURES[0] @ WEIGHTS.T + WEIGHTS[:, 0]),
+    ("linear-3d-bias", lambda d, t: d.linear(t(FEATURES), t(WEIGHTS), t(WEIGHTS[:, 1])),
+     lambda: FEATURES @ WEIGHTS.T + WEIGHTS[:, 1]),
+    ("linear-1d-bias", lambda d, t: d.linear(t(FEATURES[0, 0]), t(WEIGHTS), t(WEIGHTS[:, 2])),
+     lambda: FEATURES[0, 0] @ WEIGHTS.T + WEIGHTS[:, 2]),
+    ("linear-empty-batch", lambda d, t: d.linear(t(FEATURES[0, :0]), t(WEIGHTS), t(WEIGHTS[:, 2])),
+     lambda: np.zeros((0, 3), np.float32)),
     ("native_pool2d-max", lambda d, t: d.native_pool2d(t(A[None]), (2, 2)),
      lambda: ref.pool(A[None], (2, 2)).astype(np.float32)),
     ("native_pool2d-avg", lambda d, t: d.native_pool2d(t(IMAGES), (3, 2), mode="avg", padding=(1, 1), stride=(2, 1)),

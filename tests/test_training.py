@@ -94,6 +94,27 @@ def test_linear_matches_numpy_and_names_a_feature_mismatch(backend):
         layer(d2l.zeros((2, 7)))
 
 
+@pytest.mark.parametrize("batch", [(7,), (2, 7), ()], ids=["2-d", "3-d", "1-d"])
+def test_the_linear_primitive_and_its_gradients_match_numpy(backend, batch):
+    """``linear`` (the fused kernel Linear uses: torch's F.linear, MXNet's fully_connected) against
+    ``X @ W.T + b`` and its gradients, written out in numpy."""
+    g = np.random.default_rng(11)
+    X, W, b = g.normal(size=(*batch, 5)), g.normal(size=(3, 5)), g.normal(size=(3,))
+    G = g.normal(size=(*batch, 3))
+    x, w, bias, weights = (backend.from_numpy(a.astype(np.float32)) for a in (X, W, b, G))
+
+    def objective(x, w, bias):
+        return d2l.reduce_sum(d2l.linear(x, w, bias) * weights)
+
+    value, (gx, gw, gb) = d2l.value_and_grad(objective, argnums=(0, 1, 2))(x, w, bias)
+    np.testing.assert_allclose(float(d2l.numpy(value)), np.sum((X @ W.T + b) * G), rtol=1e-4)
+    np.testing.assert_allclose(d2l.numpy(gx), G @ W, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(d2l.numpy(gw), np.reshape(G, (-1, 3)).T @ np.reshape(X, (-1, 5)), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(d2l.numpy(gb), np.reshape(G, (-1, 3)).sum(axis=0), rtol=1e-4, atol=1e-5)
+    compiled = d2l.compile(lambda x, w, bias: d2l.linear(x, w, bias))(x, w, bias)  # inside XLA too
+    np.testing.assert_allclose(d2l.numpy(compiled), X @ W.T + b, rtol=1e-4, atol=1e-5)
+
+
 def test_sequential_refuses_what_is_not_a_layer():
     with pytest.raises(TypeError, match="item 1 is int"):
         d2l.Sequential(d2l.ReLU(), 3)

@@ -153,6 +153,12 @@ NATIVE_OPS = {
     "transpose": jnp.transpose,
 }
 
+def linear(X, W, /, bias=None):
+    """``X @ W.T + bias``; XLA fuses the two under jit."""
+    Y = jnp.matmul(X, W.T)
+    return Y if bias is None else Y + bias
+
+
 def conv2d(X, K, /, padding=(0, 0), stride=(1, 1), bias=None):
     """``jax.lax.conv_general_dilated``; XLA fuses the bias into it under jit."""
     Y = native_conv2d(X, K, padding, stride)

@@ -243,6 +243,16 @@ NATIVE_OPS = {
     "transpose": tf.transpose,
 }
 
+def linear(X, W, /, bias=None):
+    """``tf.linalg.matmul`` with ``transpose_b`` (a ``tensordot`` over the last axis for other ranks) and
+    ``tf.nn.bias_add``."""
+    if X.shape.rank == 2:
+        Y = tf.linalg.matmul(X, W, transpose_b=True)
+    else:
+        Y = tf.tensordot(X, W, [[X.shape.rank - 1], [1]])
+    return Y if bias is None else tf.nn.bias_add(Y, bias) if Y.shape.rank >= 2 else Y + bias
+
+
 def conv2d(X, K, /, padding=(0, 0), stride=(1, 1), bias=None):
     """``tf.nn.conv2d`` with the bias added channels-last (``tf.nn.bias_add``) before the transpose back."""
     (ph, pw) = padding

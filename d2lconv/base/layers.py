@@ -59,8 +59,7 @@ class Linear(Layer):
             raise ValueError(f"{self!r}: the input has {shape[-1]} features (shape {shape}) but the layer "
                              f"expects {self.in_features}; flatten images first (d2l.Flatten()) or make the "
                              f"layer with in_features={shape[-1]}")
-        Y = B.matmul(as_float(B, X, self.weight), B.transpose(self.weight))
-        return Y if self.bias is None else Y + self.bias
+        return B.linear(as_float(B, X, self.weight), self.weight, self.bias)
 
     def __repr__(self) -> str:
         return f"Linear({self.in_features or '?'}->{self.out_features}, bias={self.bias is not None})"

@@ -22,10 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend
 from .._version import __version__
 from ..atomic import write_bytes_atomic
-from ..backend import ops
+from ..backend import generator_state, get_backend, ops, set_generator_state
 from ..registry import public
 
 FORMAT = "d2lconv-checkpoint/1"
@@ -102,7 +101,7 @@ def checkpoint_bytes(model: Any, optim_state: Any = None, record: Mapping[str, A
     tensors = {f"param/{name}": _host(value) for name, value in params.items()}
     for i, leaf in enumerate(_leaves(optim_state) if optim_state is not None else []):
         tensors[f"optim/{i:04d}"] = _host(leaf)
-    full = {"format": FORMAT, "d2lconv": __version__, "backend": backend.get_backend(),
+    full = {"format": FORMAT, "d2lconv": __version__, "backend": get_backend(),
             "model": _model_name(model), "names": list(params),
             "inputs": getattr(model, "_input_spec", None),
             **(record or {}), "sha256": _digest(tensors)}
@@ -181,11 +180,11 @@ def _build(model: Any, checkpoint: Checkpoint) -> None:
     spec = checkpoint.record.get("inputs")
     if not spec:
         return
-    B, state = ops(), backend.generator_state()
+    B, state = ops(), generator_state()
     try:
         model(*(B.zeros(tuple(x["shape"]), dtype=x["dtype"]) for x in spec))
     finally:
-        backend.set_generator_state(state)
+        set_generator_state(state)
 
 
 @public

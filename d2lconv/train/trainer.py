@@ -23,8 +23,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from .. import backend
-from ..backend import ops
+from ..backend import generator_state, ops, set_generator_state
 from ..backend._common import tree_map
 from ..base.optim import check_rate
 from ..registry import public
@@ -159,7 +158,7 @@ class Trainer(HyperParameters):
             self.history["train_loss"].append(value)
             self.train_batch_idx += 1
             self._snapshot = (params, state, self.train_batch_idx, self.epoch, epoch_step, self._epoch_rng,
-                              backend.generator_state())
+                              generator_state())
             if self.checkpoint_every and self.train_batch_idx % self.checkpoint_every == 0:
                 self._checkpoint()
             model.plot("loss", value, train=True)
@@ -171,7 +170,7 @@ class Trainer(HyperParameters):
             model.plot(key, value, train=False)
         self.history["epoch_seconds"].append(time.perf_counter() - started)
         if self._snapshot is not None:  # the epoch is done: a resume starts the next one
-            now = backend.generator_state()
+            now = generator_state()
             self._snapshot = (*self._snapshot[:3], self.epoch + 1, 0, now, now)
             if self._directory is not None:
                 self._checkpoint(best=self._improved(metrics))
@@ -183,14 +182,14 @@ class Trainer(HyperParameters):
         the loader draws the epoch's order from the generator as it was when the epoch began)."""
         skip = self._skip
         if skip:
-            backend.set_generator_state(self._epoch_rng)
+            set_generator_state(self._epoch_rng)
         else:
-            self._epoch_rng = backend.generator_state()
+            self._epoch_rng = generator_state()
         batches = iter(self.train_dataloader)
         if skip:
             for _ in itertools.islice(batches, skip):
                 pass
-            backend.set_generator_state(self._resume_rng)
+            set_generator_state(self._resume_rng)
         return batches, skip
 
     # -- checkpoints ---------------------------------------------------------------------------
@@ -271,7 +270,7 @@ class Trainer(HyperParameters):
         self._snapshot = (self._params, self._state, self.train_batch_idx, self.epoch, self._skip,
                           self._epoch_rng, self._resume_rng)
         if not self._skip:
-            backend.set_generator_state(self._resume_rng)
+            set_generator_state(self._resume_rng)
         self._replay_board()
         if self.epoch >= self.max_epochs:
             print(f"Trainer: {found.path} has all {self.epoch} epochs done already; nothing to train (raise "

@@ -32,7 +32,7 @@ class CheckpointDir:
     """A checkpoint directory: ``with CheckpointDir(path).locked(): ...`` holds its lock."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
+        self.path = Path(path).expanduser()
         if self.path.exists() and not self.path.is_dir():
             raise NotADirectoryError(f"Trainer: checkpoint_dir={os.fspath(path)!r} is a file, not a directory")
         self._lock: Any = None

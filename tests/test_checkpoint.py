@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -324,6 +325,10 @@ def test_ctrl_c_writes_a_checkpoint_says_where_and_stops(backend_name, tmp_path)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == -signal.SIGINT, err[-2000:]  # as a Ctrl-C'd Python program exits
     assert f"the checkpoint of its last finished step is {last}; continue with fit(model, data, resume=True)" in err
+    checkpoint = read(last)
+    assert re.search(rf"interrupted at epoch {checkpoint.record['epoch'] + 1} of 1000, after step "
+                     rf"{checkpoint.record['epoch_step']} of 10 \({checkpoint.step} in all\)", err), err[-2000:]
+    assert err.count("training interrupted at") == 1, err[-2000:]
     checkpoint = read(last)
     assert checkpoint.step >= 10 and checkpoint.record["history"]["train_loss"]
     assert json.loads(json.dumps(checkpoint.record["rng"]))["bit_generator"] == "PCG64"

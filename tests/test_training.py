@@ -337,3 +337,10 @@ def test_a_terminal_gets_progress_each_epoch(backend, capsys):
     d2l.Trainer(max_epochs=2, progress=True, compile=False).fit(relu_net(), Blobs(n=128, batch_size=32))
     err = capsys.readouterr().err
     assert "epoch 1/2: loss" in err and "epoch 2/2: loss" in err and "acc" in err, err
+
+
+def test_a_log_gets_a_line_per_epoch_and_no_bar(capsys):
+    """progress=None with stderr a file or a pipe (pytest's capture is one): a line per epoch, no bar."""
+    d2l.Trainer(max_epochs=2, compile=False).fit(relu_net(), Blobs(n=128, batch_size=32))
+    err = capsys.readouterr().err
+    assert err.count("epoch 1/2: loss") == 1 and "epoch 2/2: loss" in err and "step/s" not in err, err

@@ -102,13 +102,14 @@ def _cycle(items: tuple[str, ...]) -> Any:
 
 
 class TerminalProgress:
-    """A tqdm bar over every training step of a fit, if tqdm is installed and this is not a notebook
-    (the board shows progress there); otherwise a line per epoch."""
+    """A tqdm bar over every training step of a fit, if tqdm is installed and stderr is a terminal;
+    a line per epoch when stderr is a file or a pipe (a log); nothing in a notebook (the board
+    shows progress there) or with ``enabled=False``."""
 
     def __init__(self, total: int, enabled: bool | None, initial: int = 0) -> None:
         self.bar: Any = None
-        self.enabled = (not in_notebook() and sys.stderr.isatty()) if enabled is None else enabled
-        if not self.enabled:
+        self.enabled = (not in_notebook()) if enabled is None else enabled
+        if not self.enabled or (enabled is None and not sys.stderr.isatty()):
             return
         try:
             from tqdm import tqdm

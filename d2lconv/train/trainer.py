@@ -52,9 +52,12 @@ class Trainer(HyperParameters):
     After ``fit``, ``history`` holds each step's training loss and each epoch's validation metrics.
 
     ``checkpoint_dir``: write ``last.safetensors`` there after every epoch (and every
-    ``checkpoint_every`` steps), atomically, and on Ctrl-C; ``keep_best`` also keeps
+    ``checkpoint_every`` steps; ``None``: at epoch ends only), atomically, and on Ctrl-C (the
+    ``KeyboardInterrupt`` goes on, its ``checkpoint`` attribute the file); ``keep_best`` also keeps
     ``best.safetensors``, the epoch with the best validation accuracy (or loss, for models without
-    one). A lock keeps a second process out of the directory.
+    one). A lock keeps a second process out of the directory. ``fit(model, data, resume=True)``
+    continues from ``last.safetensors`` (from the start if there is none; a finished run trains
+    nothing more unless ``max_epochs`` grows); the data and batch size must be the checkpoint's.
     """
 
     def __init__(self, max_epochs: int, num_gpus: int = 0, gradient_clip_val: float = 0.0,
@@ -228,7 +231,9 @@ class Trainer(HyperParameters):
         """Ctrl-C: write a checkpoint of the last finished step (if there is a directory) and say where.
         The ``KeyboardInterrupt`` stays one (a script exits as interrupted, a notebook cell stops);
         its ``checkpoint`` attribute is the file, or ``None``."""
-        where = f"epoch {self.epoch + 1} of {self.max_epochs}, step {self.train_batch_idx}"
+        done = self._snapshot[4] if self._snapshot is not None and self._snapshot[3] == self.epoch else 0
+        where = (f"epoch {self.epoch + 1} of {self.max_epochs}, after step {done} of {self.num_train_batches} "
+                 f"({self.train_batch_idx} in all)")
         path = self._checkpoint()
         if path is None:
             why = "no step had finished" if self._directory is not None else "give the Trainer a checkpoint_dir"
@@ -236,8 +241,7 @@ class Trainer(HyperParameters):
         else:
             message = (f"training interrupted at {where}: the checkpoint of its last finished step is {path}; "
                        f"continue with fit(model, data, resume=True)")
-        print(message, file=sys.stderr, flush=True)
-        interrupt = KeyboardInterrupt(message)
+        interrupt = KeyboardInterrupt(message)  # its traceback shows the message (once)
         interrupt.checkpoint = path
         return interrupt
 

@@ -231,9 +231,11 @@ class Trainer(HyperParameters):
         """Ctrl-C: write a checkpoint of the last finished step (if there is a directory) and say where.
         The ``KeyboardInterrupt`` stays one (a script exits as interrupted, a notebook cell stops);
         its ``checkpoint`` attribute is the file, or ``None``."""
-        done = self._snapshot[4] if self._snapshot is not None and self._snapshot[3] == self.epoch else 0
-        where = (f"epoch {self.epoch + 1} of {self.max_epochs}, after step {done} of {self.num_train_batches} "
-                 f"({self.train_batch_idx} in all)")
+        # where the checkpoint stands (the last finished step), not where the loop was cut
+        epoch, done, steps = (self._snapshot[3], self._snapshot[4], self._snapshot[2]) if self._snapshot else (
+            self.epoch, 0, self.train_batch_idx)
+        where = (f"epoch {epoch + 1} of {self.max_epochs}, after step {done} of {self.num_train_batches} "
+                 f"({steps} in all)")
         path = self._checkpoint()
         if path is None:
             why = "no step had finished" if self._directory is not None else "give the Trainer a checkpoint_dir"

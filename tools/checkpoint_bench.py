@@ -384,20 +384,15 @@ def section_overhead(settings: Settings, env: dict[str, str], workdir: Path) -> 
 # -- command line -------------------------------------------------------------------------------------
 
 
-def _backend_list(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in BACKENDS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown backend(s) {unknown}; choose from {', '.join(BACKENDS)}")
-    return names
-
-
-def _section_list(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in SECTIONS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown section(s) {unknown}; choose from {', '.join(SECTIONS)}")
-    return names
+def _comma_list(kind: str, valid: Sequence[str]) -> Callable[[str], list[str]]:
+    """An argparse type: a comma-separated list of names out of ``valid`` (``kind`` for the error)."""
+    def parse(text: str) -> list[str]:
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = [name for name in names if name not in valid]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"unknown {kind}(s) {unknown}; choose from {', '.join(valid)}")
+        return names
+    return parse
 
 
 def _positive(text: str) -> int:
@@ -410,8 +405,10 @@ def _positive(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add = parser.add_argument
-    add("--backends", type=_backend_list, default=list(BACKENDS), help="comma separated (default: all five)")
-    add("--sections", type=_section_list, default=list(SECTIONS), help=f"comma separated, of {', '.join(SECTIONS)}")
+    add("--backends", type=_comma_list("backend", BACKENDS), default=list(BACKENDS),
+        help="comma separated (default: all five)")
+    add("--sections", type=_comma_list("section", SECTIONS), default=list(SECTIONS),
+        help=f"comma separated, of {', '.join(SECTIONS)}")
     add("--repeats", type=_positive, help="saves and loads timed per backend (default 20; --quick 3)")
     add("--source", choices=BACKENDS, default="torch", help="backend that trains the cross-backend model")
     add("--epochs", type=_positive, help="epochs of the cross-backend training (default 1; --quick 2)")

@@ -735,11 +735,11 @@ def test_equal_of_bool_to_float32_everywhere(backend):
 
 
 def test_is_traced_only_under_a_compiler(backend):
-    """True inside compile on TensorFlow and JAX (their compile traces); False for concrete values,
+    """True inside compile on TensorFlow, JAX and MXNet (their compile traces); False for concrete values,
     inside value_and_grad too (autograd boxes, requires-grad torch tensors, MXNet under autograd.record,
     JAX's gradient tracers), and always where compile is fn itself."""
     t = backend.from_numpy
-    compiles = backend.NAME in ("tensorflow", "jax")
+    compiles = backend.NAME in ("tensorflow", "jax", "mxnet")
     assert d2l.is_traced(t(M)) is False and d2l.is_traced(3.0) is False and d2l.is_traced(None) is False
     seen = []
 

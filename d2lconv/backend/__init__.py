@@ -31,7 +31,7 @@ from typing import Any
 from ..install import pip_install
 from ..registry import public
 from ._api import BY_NAME, CONTRACT, PUBLIC_NAMES
-from ._common import generator_state, host_random, set_generator_state
+from ._common import CompileWarning, generator_state, host_random, set_generator_state
 
 
 @dataclass(frozen=True)
@@ -416,7 +416,7 @@ def framework_version(name: str) -> str | None:
 
 __all__ = [
     "ALIASES", "BACKENDS", "BY_NAME", "CONTRACT", "ENV_VAR", "FRAMEWORKS", "PUBLIC_NAMES", "REFERENCE_BACKEND",
-    "BackendImportError", "BackendNotInstalledError", "available_backends", "canonical_name",
+    "BackendImportError", "BackendNotInstalledError", "CompileWarning", "available_backends", "canonical_name",
     "display_name", "env_backend_name", "framework_of", "framework_version", "generator_state",
     "get_backend", "host_random",
     "install_hint",

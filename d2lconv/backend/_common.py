@@ -383,6 +383,11 @@ def is_numpy_dtype(target: Any) -> bool:
     return isinstance(target, (type, np.dtype)) and target is not None
 
 
+class CompileWarning(UserWarning):
+    """A function given to ``compile`` runs eagerly (on MXNet, whose compiler cannot hold everything a
+    Python function does), and why; its results are the eager ones."""
+
+
 def compile(fn: Callable[..., Any], /) -> Callable[..., Any]:
     """For frameworks with nothing to compile (or where compiling does not pay): ``fn`` itself."""
     return fn

@@ -160,6 +160,11 @@ def shape(x, /) -> tuple[int, ...]:
 
 
 def numpy(x, /) -> _np.ndarray:
+    """The values as a host numpy array; inside ``compile`` (a graph being traced) there are none yet, and
+    that is a TypeError, as JAX's is, rather than a graph tensor's AttributeError."""
+    if is_traced(x):
+        raise TypeError(f"d2l.numpy: {x!r} is traced by compile (tf.function), so it has no value yet; read "
+                        f"values outside the compiled function, or return them from it")
     return _np.asarray(x.numpy())
 
 

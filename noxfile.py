@@ -52,7 +52,7 @@ NUMPY_TESTS = ("tests/test_backend_contract.py", "tests/test_rank_sweep.py", "te
                "tests/test_pooling.py", "tests/test_d2l_idiom.py", "tests/test_init.py", "tests/test_registry.py",
                "tests/test_layers.py", "tests/test_robustness.py", "tests/test_kernels.py", "tests/test_receptive.py",
                "tests/test_install_hints.py", "tests/test_packaging.py", "tests/test_markdown_tables.py",
-               "tests/test_training.py", "tests/test_checkpoint.py")
+               "tests/test_training.py", "tests/test_checkpoint.py", "tests/test_compile.py")
 
 
 def _install(session: nox.Session, extras: str, constraints: str | None) -> None:

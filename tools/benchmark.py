@@ -45,7 +45,7 @@ from d2lconv.backend import available_backends, canonical_name, load, load_order
 SECTIONS = ("conv", "roofline", "grad", "channels", "pool", "loop", "dispatch", "lenet", "startup")
 
 #: Backends whose ``compile`` is more than the identity: only there eager vs compiled is measured.
-COMPILING_BACKENDS = ("tensorflow", "jax")
+COMPILING_BACKENDS = ("tensorflow", "jax", "mxnet")
 
 
 def time_interleaved(fns: list[Callable[[], Any]], repeat: int, number: int = 1,

@@ -299,16 +299,29 @@ class _Stage:
         self.names: list[str] = []  # the enclosing trace's variables: value, aux tensors
         self.grad_names: list[str] = []  # and one per gradient
         self.shapes: list[tuple[Any, Any]] = []  # (shape, dtype) per gradient
+        #: gradients that only feed later graphs (none is a result of the program): their arrays are kept
+        #: and written again by the next call, as gluon keeps a parameter's gradient (MXNet's engine
+        #: orders that write after the reads of the call before); per thread
+        self.reused: frozenset[int] = frozenset()
+        self._buffers = threading.local()
+
+    def _grad_buffer(self, index: int, like: Any) -> Any:
+        if index not in self.reused:
+            return mx.np.zeros(like.shape, dtype=like.dtype)
+        buffers = vars(self._buffers).setdefault("arrays", {})
+        if index not in buffers:
+            buffers[index] = mx.np.zeros(like.shape, dtype=like.dtype)
+        return buffers[index]
 
     def run(self, inputs: list[Any]) -> tuple[list[Any], list[Any]]:
         """``(value and aux arrays, gradients)`` of the graph on ``inputs``; the gradient of an input the
         graph does not use is zeros."""
         inputs, marked, grads = list(inputs), [], []
-        for position in self.differentiated:
+        for index, position in enumerate(self.differentiated):
             if position is not None:
                 inputs[position] = inputs[position].detach()
                 marked.append(inputs[position])
-                grads.append(mx.np.zeros(inputs[position].shape, dtype=inputs[position].dtype))
+                grads.append(self._grad_buffer(index, inputs[position]))
         if marked:
             autograd.mark_variables(marked, grads)
         with autograd.record():
@@ -367,6 +380,9 @@ class _Program:
         self.stages = trace.stages
         self.tensors = [o for o in outputs if isinstance(o, Traced)]
         self.final = _Graph(self.tensors)
+        returned = {name for kind, name in self.final.plan if kind == "var"}
+        for stage in self.stages:
+            stage.reused = frozenset(i for i, name in enumerate(stage.grad_names) if name not in returned)
         self.outputs, self.out_spec = outputs, out_spec
 
     def __call__(self, arrays: list[Any]) -> Any:

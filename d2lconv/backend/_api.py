@@ -130,6 +130,7 @@ native_pool2d(X, pool_size, /, mode='max', padding=(0, 0), stride=(1, 1))  the f
 """),
     *_entries("internal", """
 NAME  the backend's canonical name
+COMPILE_FUSES  whether compile fuses elementwise arithmetic into one pass (XLA: TensorFlow, JAX); shared code that compiles only for that (run_compiled's shift-and-add) asks it: MXNet's cached graphs run each op as before, and the backward pass of a graph of many slices was 1.7-2x slower than eager there
 native_corr2d(X, K, /)  the framework's own 2-D 'valid' cross-correlation (the benchmark's baseline, a test oracle)
 block_until_ready(x, /)  wait until x is computed (asynchronous frameworks), for timing; returns x
 NATIVE_OPS  {op name: the direct framework call equivalent to it}, for measuring dispatch overhead

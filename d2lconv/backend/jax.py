@@ -19,6 +19,7 @@ import jax.numpy as jnp  # noqa: E402
 from . import _common  # noqa: E402
 
 NAME = "jax"
+COMPILE_FUSES = True
 # the contract's names this backend takes from _common, unchanged
 _common.bind_aliases(globals(), _common, (
     "astype", "dtype_name", "get_seed", "is_floating", "seed", "shape", "size"

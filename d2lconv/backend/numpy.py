@@ -17,6 +17,7 @@ import numpy as np
 from . import _common
 
 NAME = "numpy"
+COMPILE_FUSES = False
 # the contract's names this backend takes from _common, unchanged
 _common.bind_aliases(globals(), _common, (
     "astype", "block_until_ready", "compile", "dtype_name", "get_key", "get_seed", "is_floating", "is_traced",

@@ -10,6 +10,7 @@ import tensorflow as tf
 from . import _common
 
 NAME = "tensorflow"
+COMPILE_FUSES = True
 # the contract's names this backend takes from _common, unchanged
 _common.bind_aliases(globals(), _common, (
     "block_until_ready", "get_key", "get_seed", "multiply_add", "seed"

@@ -10,6 +10,7 @@ import torch
 from . import _common
 
 NAME = "torch"
+COMPILE_FUSES = False
 # the contract's names this backend takes from _common, unchanged
 _common.bind_aliases(globals(), _common, (
     "block_until_ready", "get_key", "get_seed", "is_traced", "seed"

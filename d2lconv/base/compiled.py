@@ -1,7 +1,9 @@
 """Running shared code through the backend's compiler when that pays, with one cache.
 
-``compile`` is a contract primitive (XLA on TensorFlow, ``jax.jit`` on JAX, the function itself
-elsewhere); compiling costs time per new input shape, so small inputs run eagerly.
+``compile`` is a contract primitive (XLA on TensorFlow, ``jax.jit`` on JAX, cached graphs on MXNet,
+the function itself elsewhere). What runs here (shift-and-add: many slices, products and sums) pays
+only where the compiler fuses them into one pass (``COMPILE_FUSES``); compiling costs time per new
+input shape, so small inputs run eagerly.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ def run_compiled(B: Any, fn: Any, pixels: int, args: tuple[Any, ...], **static: 
     ``static`` holds Python values (strides, modes) baked into the compiled function, one
     compiled function per backend, function and static values.
     """
-    if pixels < COMPILE_MIN_PIXELS or any(B.is_tensor(a) and B.is_traced(a) for a in args):
+    if not B.COMPILE_FUSES or pixels < COMPILE_MIN_PIXELS or any(B.is_tensor(a) and B.is_traced(a) for a in args):
         # already inside a compiled function (a training step): compiling again nests a tf.function, whose
         # XLA cluster then takes the outer step's inputs as constants and recompiles on every call
         return fn(*args, **static)

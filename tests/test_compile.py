@@ -190,3 +190,18 @@ def test_the_lenet_step_compiles_and_matches_the_eager_step(backend):
     np.testing.assert_allclose(losses[True][0], losses[False][0], rtol=1e-5)
     for name, value in losses[False][1].items():
         np.testing.assert_allclose(losses[True][1][name], value, rtol=1e-4, atol=1e-6)
+
+
+def test_an_argument_compile_cannot_key_on(backend):
+    """A host numpy array passed to a compiled function: JAX and TensorFlow take it as a tensor; MXNet,
+    which makes one graph per non-tensor value, runs the function eagerly and says why."""
+    t = backend.from_numpy
+    compiled = d2l.compile(lambda x, host: x * float(host[1]))
+    if backend.NAME == "mxnet":
+        with pytest.warns(CompileWarning, match="a ndarray, neither an MXNet tensor nor a hashable value"):
+            close(compiled(t(X), np.array([1.0, 3.0])), X * 3)
+    elif backend.NAME in ("tensorflow", "jax"):
+        compiled = d2l.compile(lambda x, host: x * host[1])
+        close(compiled(t(X), np.array([1.0, 3.0], np.float32)), X * 3)
+    else:
+        close(compiled(t(X), np.array([1.0, 3.0])), X * 3)

@@ -209,7 +209,8 @@ class _Trace:
     def __init__(self, parent: _Trace | None) -> None:
         self.parent = parent
         self._count = itertools.count()
-        #: variable name -> what feeds it: ("arg", i), ("stage", k, slot), a parent's Traced, or an array
+        #: variable name -> what feeds it: ("arg", i), ("stage", k) (a stage's result), a tensor of the
+        #: enclosing trace, or an array (a constant)
         self.sources: dict[str, Any] = {}
         self._owned: dict[int, tuple[Any, Traced]] = {}  # id(outer value) -> (the value, its variable here)
         self.stages: list[_Stage] = []
@@ -258,34 +259,34 @@ class _Trace:
 
 class _Graph:
     """Tensors of one trace computed from its variables: those that are variables are looked up, the
-    rest come from one cached graph."""
+    rest come from one cached graph (``inputs`` are its variables' names, in its order)."""
 
     def __init__(self, outputs: Sequence[Traced]) -> None:
-        self.plan = []  # per output: ("var", name) or ("op", index among the graph's outputs)
-        computed = []
+        self.plan: list[tuple[str, Any]] = []  # per output: ("var", name) or ("op", its index in the graph)
+        computed: list[Any] = []
+        index: dict[int, int] = {}  # id(Traced) -> its index: a tensor returned twice is computed once
         for t in outputs:
             if t.var is not None:
                 self.plan.append(("var", t.var))
             else:
-                self.plan.append(("op", len(computed)))
-                computed.append(t.sym)
-        self.op = self.inputs = None
+                if id(t) not in index:
+                    index[id(t)] = len(computed)
+                    computed.append(t.sym)
+                self.plan.append(("op", index[id(t)]))
+        self.op, self.inputs = None, []
         if computed:
             group = mx.sym.Group(computed)
             if all(isinstance(s, mx.sym.np._Symbol) for s in computed):
                 group = group.as_np_ndarray()
             self.op = mx.nd.CachedOp(group, CACHED_OP_FLAGS)
             self.inputs = group.list_inputs()
-            self.count = len(computed)
 
-    def arrays(self, env: dict[str, Any]) -> list[Any]:
-        return [env[name] for name in self.inputs] if self.op is not None else []
-
-    def outputs(self, env: dict[str, Any], computed: Any = ()) -> list[Any]:
-        if self.op is not None and not computed:
-            computed = self.op(*self.arrays(env))
-        if self.op is not None and self.count == 1 and not isinstance(computed, (list, tuple)):
-            computed = [computed]
+    def outputs(self, env: dict[str, Any]) -> list[Any]:
+        computed: Any = ()
+        if self.op is not None:
+            computed = self.op(*[env[name] for name in self.inputs])
+            if not isinstance(computed, (list, tuple)):
+                computed = [computed]
         return [env[x] if kind == "var" else computed[x] for kind, x in self.plan]
 
 
@@ -293,37 +294,41 @@ class _Stage:
     """A differentiated function inside a traced one: its graph (value, then aux tensors), which of the
     graph's inputs get gradients, and the enclosing trace's variables its results become."""
 
-    def __init__(self, graph: _Graph, feeds: _Graph, differentiated: list[int | None]) -> None:
-        self.graph, self.feeds = graph, feeds
+    def __init__(self, graph: _Graph, feeds: _Graph, differentiated: list[int | None],
+                 shapes: list[tuple[Any, Any]]) -> None:
+        self.graph, self.feeds = graph, feeds  # feeds: the graph's inputs, from the enclosing trace
         self.differentiated = differentiated  # per gradient: its input's position in the graph, or None (unused)
+        self.shapes = shapes  # (shape, dtype) per gradient
         self.names: list[str] = []  # the enclosing trace's variables: value, aux tensors
         self.grad_names: list[str] = []  # and one per gradient
-        self.shapes: list[tuple[Any, Any]] = []  # (shape, dtype) per gradient
         #: gradients that only feed later graphs (none is a result of the program): their arrays are kept
         #: and written again by the next call, as gluon keeps a parameter's gradient (MXNet's engine
         #: orders that write after the reads of the call before); per thread
         self.reused: frozenset[int] = frozenset()
         self._buffers = threading.local()
 
-    def _grad_buffer(self, index: int, like: Any) -> Any:
+    def _grad_buffer(self, index: int) -> Any:
         if index not in self.reused:
-            return mx.np.zeros(like.shape, dtype=like.dtype)
+            return mx.np.zeros(*self.shapes[index])
         buffers = vars(self._buffers).setdefault("arrays", {})
         if index not in buffers:
-            buffers[index] = mx.np.zeros(like.shape, dtype=like.dtype)
+            buffers[index] = mx.np.zeros(*self.shapes[index])
         return buffers[index]
 
     def run(self, inputs: list[Any]) -> tuple[list[Any], list[Any]]:
-        """``(value and aux arrays, gradients)`` of the graph on ``inputs``; the gradient of an input the
-        graph does not use is zeros."""
-        inputs, marked, grads = list(inputs), [], []
+        """``(value and aux arrays, one gradient per differentiated input)`` of the graph on ``inputs``;
+        an input the graph does not use gets zeros."""
+        inputs, marked, used, grads = list(inputs), [], [], []
         for index, position in enumerate(self.differentiated):
-            if position is not None:
-                inputs[position] = inputs[position].detach()
-                marked.append(inputs[position])
-                grads.append(self._grad_buffer(index, inputs[position]))
+            if position is None:
+                grads.append(mx.np.zeros(*self.shapes[index]))
+                continue
+            inputs[position] = inputs[position].detach()  # marked for autograd: not the caller's array
+            marked.append(inputs[position])
+            grads.append(self._grad_buffer(index))
+            used.append(grads[-1])
         if marked:
-            autograd.mark_variables(marked, grads)
+            autograd.mark_variables(marked, used)
         with autograd.record():
             out = self.graph.op(*inputs)
         out = list(out) if isinstance(out, (list, tuple)) else [out]
@@ -350,16 +355,14 @@ def differentiate(fn: Callable[..., Any], leaves: list[Any], nums: tuple[int, ..
     graph = _Graph([value, *computed])
     wanted = [args[i] for i in nums]
     stage = _Stage(graph, _Graph([outer.own(inner.sources[name]) for name in graph.inputs]),
-                   [graph.inputs.index(a.var) if a.var in graph.inputs else None for a in wanted])
+                   [graph.inputs.index(a.var) if a.var in graph.inputs else None for a in wanted],
+                   [(a.shape, a.dtype) for a in wanted])
     # run it now: the rest of the trace needs its values (and their shapes)
     results, grads = stage.run([_value(inner.sources[name]) for name in graph.inputs])
     index = len(outer.stages)
     made = [outer.variable(r, ("stage", index), "s") for r in results]
-    it = iter(grads)
-    made_grads = [outer.variable(next(it) if p is not None else mx.np.zeros(a.shape, dtype=a.dtype),
-                                 ("stage", index), "g") for a, p in zip(wanted, stage.differentiated)]
+    made_grads = [outer.variable(g, ("stage", index), "g") for g in grads]
     stage.names, stage.grad_names = [t.var for t in made], [t.var for t in made_grads]
-    stage.shapes = [(a.shape, a.dtype) for a in wanted]
     outer.stages.append(stage)
     by_id = {id(t): r for t, r in zip(computed, made[1:])}
     aux = _tree().tree_unflatten(aux_spec, [by_id.get(id(a), a) for a in aux_leaves])
@@ -370,7 +373,7 @@ class _Program:
     """A traced function ready to run: its stages in order, then its outputs."""
 
     def __init__(self, trace: _Trace, n_args: int, outputs: list[Any], out_spec: Any) -> None:
-        self.arg_names: list[str | None] = [None] * n_args
+        self.arg_names: list[str | None] = [None] * n_args  # an argument the function never reads has none
         self.constants: dict[str, Any] = {}
         for name, source in trace.sources.items():
             if isinstance(source, tuple) and source[0] == "arg":
@@ -378,8 +381,7 @@ class _Program:
             elif _is_array(source):
                 self.constants[name] = source
         self.stages = trace.stages
-        self.tensors = [o for o in outputs if isinstance(o, Traced)]
-        self.final = _Graph(self.tensors)
+        self.final = _Graph([o for o in outputs if isinstance(o, Traced)])
         returned = {name for kind, name in self.final.plan if kind == "var"}
         for stage in self.stages:
             stage.reused = frozenset(i for i, name in enumerate(stage.grad_names) if name not in returned)
@@ -391,9 +393,7 @@ class _Program:
         for stage in self.stages:
             results, grads = stage.run(stage.feeds.outputs(env))
             env.update(zip(stage.names, results))
-            it = iter(grads)
-            for name, position, shape in zip(stage.grad_names, stage.differentiated, stage.shapes):
-                env[name] = next(it) if position is not None else mx.np.zeros(*shape)
+            env.update(zip(stage.grad_names, grads))
         computed = iter(self.final.outputs(env))
         leaves = [next(computed) if isinstance(o, Traced) else o for o in self.outputs]
         return _tree().tree_unflatten(self.out_spec, leaves)
@@ -412,11 +412,13 @@ class Compiled:
         leaves, spec = _tree().tree_flatten((args, kwargs))
         if _active[0] and _has_traced(leaves, {}):
             return self.fn(*args, **kwargs)  # inside another trace: part of that graph
+        key = (spec, tuple((a.shape, a.dtype, type(a)) if _is_array(a) else ("static", a) for a in leaves))
         try:
-            key = (spec, tuple((a.shape, a.dtype, type(a)) if _is_array(a) else ("static", a) for a in leaves))
             program = self.programs.get(key)
-        except TypeError:  # an unhashable non-tensor argument
-            return self.fn(*args, **kwargs)
+        except TypeError:  # an argument that is neither a tensor nor hashable (a numpy array, say)
+            bad = next(type(a).__name__ for a in leaves if not _is_array(a) and not _hashable(a))
+            program = self._eager(f"an argument is a {bad}, neither an MXNet tensor nor a hashable value "
+                                  f"(one graph is made per value)")
         if program is None:
             program = self.programs[key] = self._trace(leaves, spec)
         if isinstance(program, str):
@@ -440,7 +442,18 @@ class Compiled:
             outputs = [trace.own(o) if _is_array(o) or isinstance(o, Traced) else o for o in outputs]
             return _Program(trace, n, outputs, out_spec)
         except NotTraceable as exc:
-            name = getattr(self.fn, "__name__", repr(self.fn))
-            warnings.warn(f"d2l.compile({name}) runs eagerly on MXNet for these inputs: {exc}", CompileWarning,
-                          stacklevel=3)
-            return str(exc)
+            return self._eager(str(exc))
+
+    def _eager(self, why: str) -> str:
+        name = getattr(self.fn, "__name__", repr(self.fn))
+        warnings.warn(f"d2l.compile({name}) runs eagerly on MXNet for these inputs: {why}", CompileWarning,
+                      stacklevel=4)
+        return why
+
+
+def _hashable(x: Any) -> bool:
+    try:
+        hash(x)
+    except TypeError:
+        return False
+    return True

@@ -73,6 +73,31 @@ def test_loading_builds_lazy_layers_and_leaves_the_generator_alone(backend, tmp_
     d2l.load(d2l.LeNet(num_classes=4), untrained)
 
 
+def test_a_model_used_on_another_backend_is_refused_and_the_way_out_works(other_backend, tmp_path):
+    """A model built on one backend and used with another active: named_parameters (and so training) says
+    so, both ways, instead of finding no parameters (training would then change nothing); the fix it
+    names - save there, load into a model built here - works."""
+    from d2lconv.backend import use_backend
+
+    with use_backend(other_backend.NAME):
+        foreign = lenet()
+        path = d2l.save(foreign, tmp_path / "m.safetensors")
+    native = lenet()
+    for model, built, active in ((foreign, other_backend.NAME, d2l.get_backend()),
+                                 (native, d2l.get_backend(), other_backend.NAME)):
+        with use_backend(active), pytest.raises(TypeError) as info:
+            model.named_parameters()
+        assert str(info.value).startswith(f"LeNet's net.0.weight is a {built} tensor, but the active backend is "
+                                          f"{active!r}: the model was built on {built!r}")
+    with use_backend(other_backend.NAME), pytest.raises(TypeError, match="active backend is"):
+        d2l.Trainer(max_epochs=1, progress=False).fit(native, Blobs())
+    d2l.load(native, path)
+    with use_backend(other_backend.NAME):
+        want = foreign.named_parameters()
+    for name, value in native.named_parameters().items():
+        np.testing.assert_array_equal(d2l.numpy(value), np.asarray(other_backend.numpy(want[name])))
+
+
 def test_a_checkpoint_of_another_architecture_lists_every_difference(tmp_path):
     model, _ = trained()
     path = d2l.save(model, tmp_path / "m.safetensors")

@@ -14,8 +14,21 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from ..backend import ops
+from ..backend import framework_of, ops
 from ..registry import public
+
+#: Attribute types that are never a tensor: skipped before asking which framework a value is from.
+_PLAIN = (int, float, str, bool, type(None), list, tuple, dict)
+
+
+class ForeignTensorError(TypeError):
+    """A layer holds a tensor of another backend than the active one (the model was built there)."""
+
+    def __init__(self, model: str, path: str, owner: str, active: str) -> None:
+        self.path, self.owner, self.active = path, owner, active
+        super().__init__(f"{model}'s {path} is a {owner} tensor, but the active backend is {active!r}: the model "
+                         f"was built on {owner!r}. Use it there (d2l.use_backend({owner!r})), or move it: "
+                         f"d2l.save(model, path) there, then d2l.load(a model built here, path)")
 
 
 @public
@@ -67,12 +80,26 @@ class Layer:
         for name, value in vars(self).items():
             if name in self.frozen or name.startswith("_") or name in settings:
                 continue
-            if B.is_tensor(value) and B.is_floating(value):
-                found[name] = value
+            if B.is_tensor(value):
+                if B.is_floating(value):
+                    found[name] = value
+            elif not isinstance(value, (_PLAIN, Layer)):
+                self._refuse_foreign(B, name, value)
         for prefix, child in self.children():
-            for name, value in child.named_parameters().items():
-                found[f"{prefix}.{name}"] = value
+            try:
+                for name, value in child.named_parameters().items():
+                    found[f"{prefix}.{name}"] = value
+            except ForeignTensorError as exc:
+                raise ForeignTensorError(type(self).__name__, f"{prefix}.{exc.path}", exc.owner, exc.active) from None
         return found
+
+    def _refuse_foreign(self, B: Any, name: str, value: Any) -> None:
+        """A tensor of another backend's framework is a model built there and used here: say so (it would
+        otherwise be no parameter at all, and training would silently change nothing)."""
+        owner = framework_of(value)
+        if owner is None or owner == B.NAME or not (hasattr(value, "shape") and hasattr(value, "dtype")):
+            return  # not a tensor (a torch.dtype, a Keras object, ...), or the active backend's
+        raise ForeignTensorError(type(self).__name__, name, owner, B.NAME)
 
     def parameters(self) -> list[Any]:
         """The tensors that training updates, in the order of ``named_parameters``."""

@@ -105,6 +105,7 @@ class Trainer(HyperParameters):
             self._directory = directory
             self.prepare_data(data)
             self.prepare_model(model)
+            model.named_parameters()  # a model built on another backend is refused now, not by a framework's error
             self.optim = model.configure_optimizers()
             self.history: dict[str, list[float]] = {"train_loss": [], "epoch_seconds": []}
             self.epoch = self.train_batch_idx = self.val_batch_idx = 0

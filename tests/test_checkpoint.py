@@ -206,6 +206,24 @@ def test_resume_continues_exactly_in_one_process(backend, tmp_path):
     assert again.history == trainer.history | {"epoch_seconds": again.history["epoch_seconds"]}
 
 
+def test_resume_from_a_checkpoint_file(backend, tmp_path):
+    """fit(resume=PATH) continues from that file - a d2l.save of a fitted model here, with no checkpoint_dir -
+    to the parameters of an uninterrupted run; a missing file and a resume of the wrong type are refused."""
+    whole, _ = trained(epochs=3)
+    first, _ = trained(epochs=1)
+    path = d2l.save(first, tmp_path / "after-one-epoch.safetensors")
+    model = lenet()
+    model.board.display = False
+    trainer = d2l.Trainer(max_epochs=3, progress=False).fit(model, Blobs(), resume=path)
+    assert len(trainer.history["train_loss"]) == 12 and len(trainer.history["val_acc"]) == 3
+    for name, value in params_of(whole).items():
+        np.testing.assert_array_equal(params_of(model)[name], value, err_msg=name)
+    with pytest.raises(CheckpointError, match="no checkpoint at"):
+        d2l.Trainer(max_epochs=3, progress=False).fit(lenet(), Blobs(), resume=tmp_path / "missing.safetensors")
+    with pytest.raises(TypeError, match="resume must be True, False or a checkpoint's path, got 3"):
+        d2l.Trainer(max_epochs=3, progress=False).fit(lenet(), Blobs(), resume=3)
+
+
 def test_resuming_a_finished_run_says_so(tmp_path, capsys):
     trained(epochs=1, checkpoint_dir=tmp_path)
     d2l.Trainer(max_epochs=1, progress=False, checkpoint_dir=tmp_path).fit(lenet(), Blobs(), resume=True)
@@ -214,7 +232,8 @@ def test_resuming_a_finished_run_says_so(tmp_path, capsys):
 
 def test_resume_needs_a_directory_and_the_same_data(tmp_path):
     model = lenet()
-    with pytest.raises(ValueError, match=r"fit\(resume=True\) needs a Trainer\(checkpoint_dir=...\)"):
+    with pytest.raises(ValueError, match=r"fit\(resume=True\) needs a Trainer\(checkpoint_dir=...\) to resume from, "
+                                         r"or the checkpoint's path"):
         d2l.Trainer(max_epochs=1).fit(model, Blobs(), resume=True)
     trained(epochs=1, checkpoint_dir=tmp_path)
     with pytest.raises(CheckpointError, match="with 4 batches per epoch; this one has 8: resume with the data"):

@@ -112,7 +112,7 @@ def checkpoint_bytes(model: Any, optim_state: Any = None, record: Mapping[str, A
 def save(model: Any, path: str | os.PathLike[str]) -> Path:
     """Write ``model``'s parameters, by name, to ``path`` (a safetensors file, written atomically);
     a model that a ``Trainer`` is fitting or has fitted also gets the trainer's state (optimizer,
-    epoch and step, generator), so ``fit(..., resume=True)`` can continue from it. Returns the path."""
+    epoch and step, generator), so ``fit(..., resume=path)`` can continue from it. Returns the path."""
     path = Path(path)
     trainer = getattr(model, "trainer", None)
     state = trainer._training_state() if hasattr(trainer, "_training_state") else None

@@ -95,11 +95,17 @@ class Trainer(HyperParameters):
 
     # -- fitting -------------------------------------------------------------------------------
 
-    def fit(self, model: Any, data: Any, resume: bool = False) -> Trainer:
-        """Train ``model`` on ``data`` for ``max_epochs`` epochs; returns the trainer. ``resume``
-        continues from the last checkpoint in ``checkpoint_dir`` (from the start if it has none)."""
-        if resume and self.checkpoint_dir is None:
-            raise ValueError("Trainer.fit(resume=True) needs a Trainer(checkpoint_dir=...) to resume from")
+    def fit(self, model: Any, data: Any, resume: bool | str | os.PathLike[str] = False) -> Trainer:
+        """Train ``model`` on ``data`` for ``max_epochs`` epochs; returns the trainer. ``resume=True``
+        continues from the last checkpoint in ``checkpoint_dir`` (from the start if it has none);
+        ``resume=PATH`` from that checkpoint file (``best.safetensors``, or ``d2l.save`` of a model a
+        trainer fitted), with or without a ``checkpoint_dir`` to write new ones to."""
+        if isinstance(resume, bool):
+            if resume and self.checkpoint_dir is None:
+                raise ValueError("Trainer.fit(resume=True) needs a Trainer(checkpoint_dir=...) to resume from, or "
+                                 "the checkpoint's path: fit(model, data, resume='runs/lenet/best.safetensors')")
+        elif not isinstance(resume, (str, os.PathLike)) or not str(resume):
+            raise TypeError(f"Trainer.fit: resume must be True, False or a checkpoint's path, got {resume!r}")
         directory = CheckpointDir(self.checkpoint_dir) if self.checkpoint_dir is not None else None
         with directory if directory is not None else contextlib.nullcontext():
             self._directory = directory
@@ -117,8 +123,10 @@ class Trainer(HyperParameters):
             self._skip = 0  # batches of the current epoch done before a resume
             self._train_step = make_train_step(model, self.optim, self.gradient_clip_val, self.compile)
             self._eval_step = make_eval_step(model, self.compile)
-            if resume:
+            if resume is True:
                 self._resume(directory)
+            elif resume:
+                self._restore(ckpt.read(os.path.expanduser(resume)))
             self._progress = TerminalProgress(self.max_epochs * self.num_train_batches, self.progress,
                                               initial=self.train_batch_idx)
             try:
@@ -254,6 +262,10 @@ class Trainer(HyperParameters):
         if found is None:
             print(f"Trainer: no checkpoint in {directory.path} yet; training from the start", file=sys.stderr)
             return
+        self._restore(found)
+
+    def _restore(self, found: ckpt.Checkpoint) -> None:
+        """Continue from checkpoint ``found``: parameters, optimizer state, position, history."""
         record = found.record
         if "epoch" not in record:
             raise ckpt.CheckpointError(f"{found.path} holds parameters only (d2l.save of a model that no trainer "

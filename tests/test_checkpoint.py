@@ -87,7 +87,8 @@ def test_a_model_used_on_another_backend_is_refused_and_the_way_out_works(other_
                                  (native, d2l.get_backend(), other_backend.NAME)):
         with use_backend(active), pytest.raises(TypeError) as info:
             model.named_parameters()
-        assert str(info.value).startswith(f"LeNet's net.0.weight is a {built} tensor, but the active backend is "
+        what = "a numpy array (the numpy backend's tensor)" if built == "numpy" else f"a {built} tensor"
+        assert str(info.value).startswith(f"LeNet's net.0.weight is {what}, but the active backend is "
                                           f"{active!r}: the model was built on {built!r}")
     with use_backend(other_backend.NAME), pytest.raises(TypeError, match="active backend is"):
         d2l.Trainer(max_epochs=1, progress=False).fit(native, Blobs())
@@ -222,6 +223,7 @@ def test_resume_from_a_checkpoint_file(backend, tmp_path):
         d2l.Trainer(max_epochs=3, progress=False).fit(lenet(), Blobs(), resume=tmp_path / "missing.safetensors")
     with pytest.raises(TypeError, match="resume must be True, False or a checkpoint's path, got 3"):
         d2l.Trainer(max_epochs=3, progress=False).fit(lenet(), Blobs(), resume=3)
+    assert len(d2l.Trainer(max_epochs=1, progress=False).fit(lenet(), Blobs(), resume=None).history["val_acc"]) == 1
 
 
 def test_resuming_a_finished_run_says_so(tmp_path, capsys):

@@ -205,3 +205,122 @@ def test_an_argument_compile_cannot_key_on(backend):
         close(compiled(t(X), np.array([1.0, 3.0], np.float32)), X * 3)
     else:
         close(compiled(t(X), np.array([1.0, 3.0])), X * 3)
+
+
+def _eager_and_compiled(f, *args):
+    """``(eager result or exception, compiled result or exception)``, warnings (MXNet's fallbacks) quiet."""
+    def outcome(fn):
+        try:
+            return fn(*args)
+        except Exception as exc:  # noqa: BLE001 - compared by type below
+            return exc
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CompileWarning)
+        return outcome(f), outcome(d2l.compile(f))
+
+
+@pytest.mark.parametrize("op", [
+    lambda x: x + 1.5, lambda x: -x, lambda x: 1 - x, lambda x: x * 2.0, lambda x: (x > 0) * 1.0,
+    lambda x: d2l.maximum(x, 0), lambda x: x * x - x, lambda x: d2l.reduce_sum(x),
+], ids=["plus-float", "neg", "rsub", "times-float", "bool-times-float", "maximum", "poly", "sum"])
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float64])
+def test_integer_and_double_tensors_keep_their_eager_dtypes(backend, op, dtype):
+    """Whatever the eager op gives (its values and dtype, or its error), compile gives too: MXNet's symbols
+    promote where its arrays do not (an int64 tensor plus 1.5), so such a graph must not be used."""
+    x = backend.from_numpy(np.array([1, -2, 3], dtype=dtype))
+    eager, compiled = _eager_and_compiled(op, x)
+    if isinstance(eager, Exception):  # (TensorFlow's graph raises a TypeError where its eager op raises its own)
+        assert isinstance(compiled, Exception), (eager, compiled)
+        return
+    assert d2l.dtype_name(compiled) == d2l.dtype_name(eager)
+    np.testing.assert_array_equal(d2l.numpy(compiled), d2l.numpy(eager))
+
+
+def test_aux_holding_the_value_or_an_input_comes_back_as_it_is(backend):
+    """has_aux whose aux holds the differentiated value itself, an input and a computed tensor twice."""
+    t = backend.from_numpy
+    w0, x0 = np.float32([1, 2, 3]), np.float32([10, 10, 10])
+
+    def loss(w, x):
+        value = d2l.reduce_sum(w * x)
+        h = w * x
+        return value, {"value": value, "w": w, "h": h, "h again": h}
+
+    def step(w, x):
+        (value, aux), grad = d2l.value_and_grad(loss, has_aux=True)(w, x)
+        return value, aux, grad
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        compiled = d2l.compile(step)
+        for w in (w0, w0 * 2):
+            got, want = compiled(t(w), t(x0)), step(t(w), t(x0))
+            close(got[0], want[0])
+            for key in want[1]:
+                close(got[1][key], want[1][key])
+            close(got[2], x0)
+
+
+def test_a_gradient_of_a_closed_over_tensor_inside_compile(backend):
+    """value_and_grad of a tensor the compiled function closes over (not one of its arguments)."""
+    t = backend.from_numpy
+    w = t(np.float32([1, 2, 3]))
+
+    def step(x):
+        return d2l.value_and_grad(lambda w_: d2l.reduce_sum(w_ * x))(w)
+
+    compiled = d2l.compile(step)
+    for x in (np.float32([1, 1, 1]), np.float32([2, 0, 5])):
+        value, grad = compiled(t(x))
+        close(value, (np.float32([1, 2, 3]) * x).sum())
+        close(grad, x)
+
+
+def test_a_constant_result_is_a_new_tensor_each_call(backend):
+    """A tensor the function makes without its inputs (zeros) is a new one each call, as eagerly, not one
+    array the program hands out every time (which a caller changing it in place would change for all)."""
+    t = backend.from_numpy
+    compiled = d2l.compile(lambda x: (x * 2.0, d2l.zeros((3,))))
+    first, second = compiled(t(X))[1], compiled(t(X))[1]
+    assert first is not second
+    np.testing.assert_array_equal(d2l.numpy(second), np.zeros(3, np.float32))
+
+
+@pytest.mark.needs_backends("mxnet")
+def test_mxnet_keys_python_values_by_their_type_too():
+    """2, 2.0 and True are equal in Python (one dict key), but make tensors of three dtypes: MXNet's
+    compile, which makes a graph per non-tensor value, keeps them apart."""
+    from d2lconv.backend import use_backend
+
+    with use_backend("mxnet"):
+        def f(x, n):
+            return x * 1.0, d2l.tensor([n])
+
+        compiled = d2l.compile(f)
+        for n in (2, 2.0, True, 2):
+            assert d2l.dtype_name(compiled(d2l.ones((2,)), n)[1]) == d2l.dtype_name(f(d2l.ones((2,)), n)[1])
+
+
+@pytest.mark.needs_backends("mxnet")
+def test_mxnet_what_its_tracer_cannot_take_runs_eagerly_once_warned():
+    """An MXNet array left of a traced tensor (MXNet raises rather than letting the traced one answer), item
+    assignment: the eager result, one CompileWarning naming the cause, and none on the next call."""
+    from d2lconv.backend import use_backend
+
+    with use_backend("mxnet"):
+        C = d2l.tensor([1.0, 2.0, 3.0])
+
+        def assign(x):
+            y = x * 1.0
+            y[0] = 5.0
+            return y
+
+        for f, want, cause in ((lambda x: C * x, np.float32([2, 4, 6]), "tracing raised TypeError"),
+                               (assign, np.float32([5, 2, 2]), "tracing raised")):
+            compiled = d2l.compile(f)
+            with pytest.warns(CompileWarning, match=cause):
+                close(compiled(d2l.tensor([2.0, 2.0, 2.0])), want)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", CompileWarning)
+                close(compiled(d2l.tensor([2.0, 2.0, 2.0])), want)

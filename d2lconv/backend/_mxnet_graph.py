@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import mxnet as mx
+import numpy as _np
 from mxnet import autograd
 
 from ._common import CompileWarning, _tree
@@ -99,6 +100,7 @@ class Traced:
 def _method(name: str) -> Callable[..., Any]:
     def concrete(x: Any, *args: Any, **kwargs: Any) -> Any:
         return getattr(x, name)(*args, **kwargs)
+    concrete.__name__ = name
 
     def method(self: Traced, *args: Any, **kwargs: Any) -> Any:
         return _lift(concrete, concrete, (self, *args), kwargs)
@@ -114,7 +116,8 @@ for _name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__
 
 
 def _getitem(self: Traced, key: Any) -> Traced:
-    """Basic indexing; an ``...`` is spelled out as slices (MXNet's symbols take no Ellipsis)."""
+    """Indexing by ints and slices; an ``...`` is spelled out as slices (MXNet's symbols take no Ellipsis;
+    what else they refuse, ``None`` say, makes the function run eagerly)."""
     key = key if isinstance(key, tuple) else (key,)
     if any(k is Ellipsis for k in key):
         at = next(i for i, k in enumerate(key) if k is Ellipsis)
@@ -126,6 +129,9 @@ def _getitem(self: Traced, key: Any) -> Traced:
 
 def _index(x: Any, key: tuple[Any, ...]) -> Any:
     return x[key]
+
+
+_index.__name__ = "__getitem__"
 
 
 Traced.__getitem__ = _getitem
@@ -143,15 +149,17 @@ def _lift(concrete: Callable[..., Any], symbolic: Callable[..., Any], args: Sequ
     owned = _map(lambda a: trace.own(a) if isinstance(a, Traced) or _is_array(a) else a, args)
     kw = {k: trace.own(v) if isinstance(v, Traced) or _is_array(v) else v for k, v in kwargs.items()}
     value = concrete(*_map(_value, owned), **{k: _value(v) for k, v in kw.items()})  # a user's error raises here
+    name = getattr(concrete, "__name__", repr(concrete))
     try:
         sym = symbolic(*_map(_sym, owned), **{k: _sym(v) for k, v in kw.items()})
     except Exception as exc:  # the eager call worked: only the graph cannot hold it
-        name = getattr(concrete, "__name__", repr(concrete))
         raise NotTraceable(f"MXNet's symbolic {name} refused it ({type(exc).__name__}: {exc})") from exc
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not all(_is_array(v) for v in values):
+        raise NotTraceable(f"{name!r} gave a {type(value).__name__}, not a tensor")
+    trace.check_dtypes(name, sym, values)
     if isinstance(value, (list, tuple)):
         return type(value)(Traced(trace, v, sym[i]) for i, v in enumerate(value))
-    if not _is_array(value):
-        raise NotTraceable(f"{getattr(concrete, '__name__', concrete)!r} gave a {type(value).__name__}, not a tensor")
     return Traced(trace, value, sym)
 
 
@@ -170,9 +178,10 @@ def _has_traced(args: Sequence[Any], kwargs: dict[str, Any]) -> bool:
     return False
 
 
-def has_traced(values: Sequence[Any]) -> bool:
-    """Whether any of ``values`` is a traced tensor (the backend's value_and_grad asks)."""
-    return bool(_active[0]) and _has_traced(values, {})
+def tracing() -> bool:
+    """Whether this thread is tracing a compiled function (the backend's value_and_grad asks: a gradient
+    there is a stage of the graph, whether or not its inputs are traced)."""
+    return bool(getattr(_local, "stack", None))
 
 
 def _dispatching(concrete: Callable[..., Any], symbolic: Callable[..., Any] | None, where: str) -> Callable[..., Any]:
@@ -212,6 +221,7 @@ class _Trace:
         #: variable name -> what feeds it: ("arg", i), ("stage", k) (a stage's result), a tensor of the
         #: enclosing trace, or an array (a constant)
         self.sources: dict[str, Any] = {}
+        self.dtypes: dict[str, Any] = {}  # variable name -> its dtype
         self._owned: dict[int, tuple[Any, Traced]] = {}  # id(outer value) -> (the value, its variable here)
         self.stages: list[_Stage] = []
 
@@ -221,7 +231,19 @@ class _Trace:
         if isinstance(value, mx.np.ndarray):
             sym = sym.as_np_ndarray()
         self.sources[name] = source
+        self.dtypes[name] = value.dtype
         return Traced(self, value, sym, var=name)
+
+    def check_dtypes(self, name: str, sym: Any, values: list[Any]) -> None:
+        """The graph must compute the dtypes the eager call did: MXNet's symbols promote where its arrays do
+        not (an int64 tensor plus 1.5 is float64 as a symbol, int64 eagerly), and the values differ then."""
+        try:
+            _, types, _ = sym.infer_type(**{n: self.dtypes[n] for n in sym.list_inputs()})
+        except Exception as exc:
+            raise NotTraceable(f"MXNet cannot infer the dtypes of its symbolic {name} ({exc})") from exc
+        eager = [v.dtype for v in values]
+        if types is None or [_np.dtype(t) for t in types] != [_np.dtype(d) for d in eager]:
+            raise NotTraceable(f"MXNet's symbolic {name} computes {types} where its eager one gives {eager}")
 
     def own(self, x: Any) -> Traced:
         """``x`` as a tensor of this trace: a tensor of an enclosing trace or a concrete array (a constant,
@@ -364,9 +386,18 @@ def differentiate(fn: Callable[..., Any], leaves: list[Any], nums: tuple[int, ..
     made_grads = [outer.variable(g, ("stage", index), "g") for g in grads]
     stage.names, stage.grad_names = [t.var for t in made], [t.var for t in made_grads]
     outer.stages.append(stage)
-    by_id = {id(t): r for t, r in zip(computed, made[1:])}
-    aux = _tree().tree_unflatten(aux_spec, [by_id.get(id(a), a) for a in aux_leaves])
-    return made[0], aux, made_grads
+    # an aux tensor of this function: the stage's result it became (a repeated one, or one that is an input
+    # of the function, is no output of the graph of its own: the plan says which result or input it is)
+    outcome = {}
+    for t, (kind, x) in zip([value, *computed], graph.plan):
+        outcome[id(t)] = made[x] if kind == "op" else outer.own(inner.sources[x])
+    aux = _tree().tree_unflatten(aux_spec, [outcome.get(id(a), a) if isinstance(a, Traced) and a.trace is inner
+                                            else a for a in aux_leaves])
+    return outcome[id(value)], aux, made_grads
+
+
+#: Where a program's result is a tensor its graphs compute (the trace's own tensor is not kept).
+_COMPUTED = object()
 
 
 class _Program:
@@ -385,7 +416,10 @@ class _Program:
         returned = {name for kind, name in self.final.plan if kind == "var"}
         for stage in self.stages:
             stage.reused = frozenset(i for i, name in enumerate(stage.grad_names) if name not in returned)
-        self.outputs, self.out_spec = outputs, out_spec
+        #: results that are constants of the function: a copy each call, as the eager function makes them anew
+        self.copied = [kind == "var" and x in self.constants for kind, x in self.final.plan]
+        self.outputs = [_COMPUTED if isinstance(o, Traced) else o for o in outputs]
+        self.out_spec = out_spec
 
     def __call__(self, arrays: list[Any]) -> Any:
         env = dict(self.constants)
@@ -394,38 +428,52 @@ class _Program:
             results, grads = stage.run(stage.feeds.outputs(env))
             env.update(zip(stage.names, results))
             env.update(zip(stage.grad_names, grads))
-        computed = iter(self.final.outputs(env))
-        leaves = [next(computed) if isinstance(o, Traced) else o for o in self.outputs]
+        computed = iter([a.copy() if copy else a for a, copy in zip(self.final.outputs(env), self.copied)])
+        leaves = [next(computed) if o is _COMPUTED else o for o in self.outputs]
         return _tree().tree_unflatten(self.out_spec, leaves)
 
 
 class Compiled:
-    """``compile(fn)`` on MXNet: traced once per input signature (tree, shapes, dtypes, other values)
-    into a :class:`_Program`; a signature that cannot be traced runs ``fn`` eagerly, with a warning."""
+    """``compile(fn)`` on MXNet: traced once per input signature (tree, shapes, dtypes, other values by
+    type and value) into a :class:`_Program`. A signature whose trace fails runs ``fn`` eagerly: if that
+    raises, it is the function's own error, raised as without compile; if not, the graph could not hold
+    something, and one ``CompileWarning`` says what. Like gluon's autograd, a compiled gradient step is
+    not for several threads at once."""
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         self.fn = fn
         self.programs: dict[Any, _Program | str] = {}
+        self._warned: set[str] = set()
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if tracing():
+            return self.fn(*args, **kwargs)  # inside another compiled function: part of its graph
         leaves, spec = _tree().tree_flatten((args, kwargs))
-        if _active[0] and _has_traced(leaves, {}):
-            return self.fn(*args, **kwargs)  # inside another trace: part of that graph
-        key = (spec, tuple((a.shape, a.dtype, type(a)) if _is_array(a) else ("static", a) for a in leaves))
+        key = (spec, tuple((a.shape, a.dtype, type(a)) if _is_array(a) else ("static", type(a), a) for a in leaves))
         try:
             program = self.programs.get(key)
         except TypeError:  # an argument that is neither a tensor nor hashable (a numpy array, say)
             bad = next(type(a).__name__ for a in leaves if not _is_array(a) and not _hashable(a))
-            program = self._eager(f"an argument is a {bad}, neither an MXNet tensor nor a hashable value "
-                                  f"(one graph is made per value)")
+            self._warn(f"an argument is a {bad}, neither an MXNet tensor nor a hashable value (one graph is "
+                       f"made per value)")
+            return self.fn(*args, **kwargs)
         if program is None:
-            program = self.programs[key] = self._trace(leaves, spec)
+            try:
+                program = self._trace(leaves, spec)
+            except Exception as exc:  # noqa: BLE001 - the eager call below tells the function's errors apart
+                program = str(exc) if isinstance(exc, NotTraceable) else f"tracing raised {type(exc).__name__}: {exc}"
+            if isinstance(program, str):
+                out = self.fn(*args, **kwargs)  # the function's own error, if it has one, raises here
+                self.programs[key] = program
+                self._warn(program)
+                return out
+            self.programs[key] = program
         if isinstance(program, str):
             return self.fn(*args, **kwargs)
         return program([a for a in leaves if _is_array(a)])
 
-    def _trace(self, leaves: list[Any], spec: Any) -> _Program | str:
+    def _trace(self, leaves: list[Any], spec: Any) -> _Program:
         trace = _Trace(None)
         traced, n = [], 0
         for leaf in leaves:
@@ -434,21 +482,21 @@ class Compiled:
                 n += 1
             else:
                 traced.append(leaf)
-        try:
-            with trace:
-                args, kwargs = _tree().tree_unflatten(spec, traced)
-                out = self.fn(*args, **kwargs)
-            outputs, out_spec = _tree().tree_flatten(out)
-            outputs = [trace.own(o) if _is_array(o) or isinstance(o, Traced) else o for o in outputs]
-            return _Program(trace, n, outputs, out_spec)
-        except NotTraceable as exc:
-            return self._eager(str(exc))
+        with trace:
+            args, kwargs = _tree().tree_unflatten(spec, traced)
+            out = self.fn(*args, **kwargs)
+        outputs, out_spec = _tree().tree_flatten(out)
+        outputs = [trace.own(o) if _is_array(o) or isinstance(o, Traced) else o for o in outputs]
+        return _Program(trace, n, outputs, out_spec)
 
-    def _eager(self, why: str) -> str:
+    def _warn(self, why: str) -> None:
+        """Say once per reason that (and why) the function runs eagerly."""
+        if why in self._warned:
+            return
+        self._warned.add(why)
         name = getattr(self.fn, "__name__", repr(self.fn))
         warnings.warn(f"d2l.compile({name}) runs eagerly on MXNet for these inputs: {why}", CompileWarning,
-                      stacklevel=4)
-        return why
+                      stacklevel=3)
 
 
 def _hashable(x: Any) -> bool:

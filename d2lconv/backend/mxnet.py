@@ -216,7 +216,7 @@ batch_matmul = _common.make_batch_matmul(matmul, _common.shape)
 
 
 def _differentiate(fn: Callable[..., Any], args: list[Any], nums: tuple[int, ...]):
-    if _mxnet_graph.has_traced(args):  # inside compile: a stage of the traced graph
+    if _mxnet_graph.tracing():  # inside compile: a stage of the traced graph
         return _mxnet_graph.differentiate(fn, args, nums)
     inputs = []
     for i in nums:

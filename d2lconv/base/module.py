@@ -14,6 +14,8 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import numpy as np
+
 from ..backend import framework_of, ops
 from ..registry import public
 
@@ -26,9 +28,12 @@ class ForeignTensorError(TypeError):
 
     def __init__(self, model: str, path: str, owner: str, active: str) -> None:
         self.path, self.owner, self.active = path, owner, active
-        super().__init__(f"{model}'s {path} is a {owner} tensor, but the active backend is {active!r}: the model "
-                         f"was built on {owner!r}. Use it there (d2l.use_backend({owner!r})), or move it: "
-                         f"d2l.save(model, path) there, then d2l.load(a model built here, path)")
+        what = "a numpy array (the numpy backend's tensor)" if owner == "numpy" else f"a {owner} tensor"
+        host = (" A host array that is no parameter: convert it with d2l.tensor(...), or keep it out of the "
+                "parameters (a name starting with _, or listed in the layer's frozen)." if owner == "numpy" else "")
+        super().__init__(f"{model}'s {path} is {what}, but the active backend is {active!r}: the model was built "
+                         f"on {owner!r}. Use it there (d2l.use_backend({owner!r})), or move it: d2l.save(model, "
+                         f"path) there, then d2l.load(a model built here, path).{host}")
 
 
 @public
@@ -99,6 +104,8 @@ class Layer:
         owner = framework_of(value)
         if owner is None or owner == B.NAME or not (hasattr(value, "shape") and hasattr(value, "dtype")):
             return  # not a tensor (a torch.dtype, a Keras object, ...), or the active backend's
+        if isinstance(value, np.generic):
+            return  # a numpy number (a temperature, a scale) is a setting, not a numpy-backend tensor
         raise ForeignTensorError(type(self).__name__, name, owner, B.NAME)
 
     def parameters(self) -> list[Any]:
@@ -141,7 +148,8 @@ class Layer:
     @contextlib.contextmanager
     def using(self, values: Mapping[str, Any]) -> Iterator[Layer]:
         """Run a block with ``values`` in place of the parameters, restoring them afterwards: how a
-        step traced by a compiler (``jax.jit``, ``tf.function``) sees its inputs as the model's."""
+        step traced by a compiler (``jax.jit``, ``tf.function``, MXNet's ``compile``) sees its inputs as the
+        model's."""
         saved = self.named_parameters()
         unknown = sorted(set(values) - set(saved))
         if unknown:

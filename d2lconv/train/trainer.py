@@ -2,13 +2,14 @@
 
 The training step is one pure function ``(params, state, *batch) -> (params, state, loss)``:
 the gradient of ``model.training_step`` with respect to the parameter dict, then the optimizer's
-update. It goes through the backend's ``compile`` (``jax.jit``; XLA on TensorFlow; the function
-itself on numpy, torch and MXNet) unless ``compile=False``. Every step's loss is read on the host,
+update. It goes through the backend's ``compile`` (``jax.jit``; XLA on TensorFlow; cached graphs on
+MXNet; the function itself on numpy and torch) unless ``compile=False``. Every step's loss is read on the host,
 so a loss that stops being finite stops training at that step.
 
 With ``checkpoint_dir`` the trainer writes a checkpoint (``d2lconv.train.checkpoint``) after every
 epoch, and every ``checkpoint_every`` steps if asked; ``fit(..., resume=True)`` continues from the
-last one exactly: the same parameters, optimizer state, batches and generator draws.
+last one exactly: the same parameters, optimizer state, batches and generator draws
+(``resume=PATH``: from that file).
 """
 
 from __future__ import annotations
@@ -95,12 +96,12 @@ class Trainer(HyperParameters):
 
     # -- fitting -------------------------------------------------------------------------------
 
-    def fit(self, model: Any, data: Any, resume: bool | str | os.PathLike[str] = False) -> Trainer:
+    def fit(self, model: Any, data: Any, resume: bool | str | os.PathLike[str] | None = False) -> Trainer:
         """Train ``model`` on ``data`` for ``max_epochs`` epochs; returns the trainer. ``resume=True``
         continues from the last checkpoint in ``checkpoint_dir`` (from the start if it has none);
         ``resume=PATH`` from that checkpoint file (``best.safetensors``, or ``d2l.save`` of a model a
         trainer fitted), with or without a ``checkpoint_dir`` to write new ones to."""
-        if isinstance(resume, bool):
+        if resume is None or isinstance(resume, bool):
             if resume and self.checkpoint_dir is None:
                 raise ValueError("Trainer.fit(resume=True) needs a Trainer(checkpoint_dir=...) to resume from, or "
                                  "the checkpoint's path: fit(model, data, resume='runs/lenet/best.safetensors')")
@@ -125,7 +126,7 @@ class Trainer(HyperParameters):
             self._eval_step = make_eval_step(model, self.compile)
             if resume is True:
                 self._resume(directory)
-            elif resume:
+            elif resume is not None and resume is not False:
                 self._restore(ckpt.read(os.path.expanduser(resume)))
             self._progress = TerminalProgress(self.max_epochs * self.num_train_batches, self.progress,
                                               initial=self.train_batch_idx)

@@ -437,8 +437,9 @@ class Compiled:
     """``compile(fn)`` on MXNet: traced once per input signature (tree, shapes, dtypes, other values by
     type and value) into a :class:`_Program`. A signature whose trace fails runs ``fn`` eagerly: if that
     raises, it is the function's own error, raised as without compile; if not, the graph could not hold
-    something, and one ``CompileWarning`` says what. Like gluon's autograd, a compiled gradient step is
-    not for several threads at once."""
+    something, and one ``CompileWarning`` says what (that first call runs the function's Python twice: the
+    trace, then the eager call). Like gluon's autograd, a compiled gradient step is not for several threads
+    at once. Programs are kept for the life of the compiled function, one per signature, as ``jax.jit`` does."""
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         self.fn = fn

@@ -70,6 +70,8 @@ for _name, (_extras, _constraints, _backends) in ENVIRONMENTS.items():
                name=_name) -> None:
         _install(session, extras, constraints)
         _fashion_mnist(session)
+        if name == "all":  # its tooling tests check pages in Chromium: on a new machine they would skip
+            _chromium(session)
         env = {"D2LCONV_BACKEND": "", "PYTHONHASHSEED": "0", "D2LCONV_MATRIX_BUILD": str(_build(name)),
                # two pytest workers on two cores: a thread each (d2lconv.backend.thread_limits; torch's
                # OpenMP threads spin when they share a core, one LeNet epoch took 7x longer)
@@ -115,6 +117,12 @@ def _fashion_mnist(session: nox.Session) -> None:
     learner to get it offline: Debian's dataset-fashion-mnist (unless $D2LCONV_DATA points elsewhere)."""
     if not os.environ.get("D2LCONV_DATA") and not (FASHION_MNIST / "t10k-labels-idx1-ubyte.gz").exists():
         _apt_install(session, "dataset-fashion-mnist", "the LeNet tests need Fashion-MNIST")
+
+
+def _chromium(session: nox.Session) -> None:
+    """Headless Chromium for the page checks (tests/test_site.py, the site session), from Debian's packages."""
+    if not any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")):
+        _apt_install(session, "chromium", "no Chromium on PATH")
 
 
 def _build(env_name: str) -> Path:
@@ -176,8 +184,7 @@ def site(session: nox.Session) -> None:
     """The book site of the five-backend matrix, checked in headless Chromium (installed from
     Debian's packages when missing): offline math, figures, tabs, index links; a screenshot.
     Runs in tests-all's environment, which has the [site] tools."""
-    if not any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")):
-        _apt_install(session, "chromium", "no Chromium on PATH")
+    _chromium(session)
     _fashion_mnist(session)  # the matrix may run the LeNet chapter again
     build = _matrix_of(session, "all")
     session.run(_tool(session, "all", "d2lconv"), "build", "--build-dir", str(build), external=True)

@@ -31,6 +31,7 @@ from ..registry import public
 from . import checkpoint as ckpt
 from .checkpoint_dir import CheckpointDir
 from .hyperparameters import HyperParameters
+from .interrupt import DeferredInterrupt
 from .progress import TerminalProgress
 
 
@@ -130,11 +131,13 @@ class Trainer(HyperParameters):
                 self._restore(ckpt.read(os.path.expanduser(resume)))
             self._progress = TerminalProgress(self.max_epochs * self.num_train_batches, self.progress,
                                               initial=self.train_batch_idx)
+            self._interrupt = DeferredInterrupt()  # Ctrl-C stops between steps, never inside a framework's call
             try:
-                for epoch in range(self.epoch, self.max_epochs):
-                    self.epoch = epoch
-                    self.fit_epoch()
-                    self._skip = 0
+                with self._interrupt:
+                    for epoch in range(self.epoch, self.max_epochs):
+                        self.epoch = epoch
+                        self.fit_epoch()
+                        self._skip = 0
             except KeyboardInterrupt:
                 raise self._interrupted() from None
             finally:
@@ -177,6 +180,7 @@ class Trainer(HyperParameters):
             model.plot("loss", value, train=True)
             model.board.flush(force=False)
             self._progress.step(value)
+            self._stop_if_asked()
         metrics = self.evaluate() if self.val_dataloader is not None else {}
         for key, value in metrics.items():
             self.history.setdefault(f"val_{key}", []).append(value)
@@ -326,7 +330,14 @@ class Trainer(HyperParameters):
                 totals[key] = totals.get(key, 0.0) + float(B.numpy(value)) * n
             count += n
             self.val_batch_idx += 1
+            self._stop_if_asked()
         return {key: total / count for key, total in totals.items()} if count else {}
+
+    def _stop_if_asked(self) -> None:
+        """Raise the ``KeyboardInterrupt`` of a Ctrl-C pressed during the step that just finished."""
+        interrupt = getattr(self, "_interrupt", None)
+        if interrupt is not None:
+            interrupt.check()
 
 
 @public

@@ -54,8 +54,9 @@ class Trainer(HyperParameters):
     After ``fit``, ``history`` holds each step's training loss and each epoch's validation metrics.
 
     ``checkpoint_dir``: write ``last.safetensors`` there after every epoch (and every
-    ``checkpoint_every`` steps; ``None``: at epoch ends only), atomically, and on Ctrl-C (the
-    ``KeyboardInterrupt`` goes on, its ``checkpoint`` attribute the file); ``keep_best`` also keeps
+    ``checkpoint_every`` steps; ``None``: at epoch ends only), atomically, and on Ctrl-C (taken once
+    the step in progress is done, a second one at once; the ``KeyboardInterrupt`` goes on, its
+    ``checkpoint`` attribute the file); ``keep_best`` also keeps
     ``best.safetensors``, the epoch with the best validation accuracy (or loss, for models without
     one). A lock keeps a second process out of the directory. ``fit(model, data, resume=True)``
     continues from ``last.safetensors`` (from the start if there is none; a finished run trains

@@ -181,7 +181,7 @@ def _has_traced(args: Sequence[Any], kwargs: dict[str, Any]) -> bool:
 def tracing() -> bool:
     """Whether this thread is tracing a compiled function (the backend's value_and_grad asks: a gradient
     there is a stage of the graph, whether or not its inputs are traced)."""
-    return bool(getattr(_local, "stack", None))
+    return bool(_stack())
 
 
 def _dispatching(concrete: Callable[..., Any], symbolic: Callable[..., Any] | None, where: str) -> Callable[..., Any]:
